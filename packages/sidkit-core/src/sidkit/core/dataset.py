@@ -322,11 +322,12 @@ class Dataset(NDArrayOperatorsMixin):
         if value is None:
             self._variance = None
             return
-        var = _as_dask(value, self._data.chunks)
-        if var.shape != self._data.shape:
+        shape = tuple(value.shape) if hasattr(value, "shape") else np.shape(value)
+        if shape != self._data.shape:
             raise DimensionMismatchError(
-                f"variance shape {var.shape} differs from data shape {self._data.shape}"
+                f"variance shape {shape} differs from data shape {self._data.shape}"
             )
+        var = _as_dask(value, self._data.chunks)
         self._variance = var
 
     def __len__(self) -> int:

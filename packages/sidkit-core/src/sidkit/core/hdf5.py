@@ -10,6 +10,9 @@ EMD, Nion, ...). h5py is imported only when a function here is called, so
 - :func:`lazy_array` builds that dask array, aligned to the on-disk chunks.
 - :func:`check_storage` refuses external and virtual storage unless allowed.
 - :func:`attr_to_python` decodes attribute values (bytes, numpy scalars, arrays).
+- :func:`write_tree` / :func:`read_tree` store nested JSON-like metadata as
+  groups and attributes (the sidpy layout) losslessly.
+- :func:`store_dask` streams a dask array into an h5py dataset block by block.
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ __all__ = [
     "check_storage",
     "attr_to_python",
     "auto_chunks",
+    "write_tree",
+    "read_tree",
+    "store_dask",
 ]
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -253,3 +259,367 @@ def attr_to_python(value: Any) -> Any:
             return [attr_to_python(v) for v in value.tolist()]
         return value
     return value
+
+
+# ---------------------------------------------------------------------------
+# Metadata trees: every JSON-like kind to and from HDF5 groups and attributes
+# ---------------------------------------------------------------------------
+#
+# The layout is the one sidpy / pyNSID use (a dict is a group, a leaf is an
+# attribute of that group), so their readers see sensible values. What plain
+# attributes cannot say (a list versus an array, None, a numpy scalar type, a
+# tuple, bytes, a key that is not a valid HDF5 name, ...) is recorded in a
+# small "kinds" dict that the caller stores wherever its layout allows (NSID
+# keeps it in a sibling dataset that pyNSID ignores). Decoding without the
+# kinds dict still gives plain, sensible Python values.
+#
+# Encoding rules (``kinds`` keys are the stored names joined by "/"):
+#
+# ===================  ============================================  =========
+# value                stored as                                      kind
+# ===================  ============================================  =========
+# dict (also empty)    group                                          --
+# str                  variable-length UTF-8 string attribute         --
+# int (int64 range)    int64 attribute                                --
+# int (larger)         decimal string attribute                       bigint
+# float, complex       float64 / complex128 attribute                 --
+# bool                 HDF5 boolean (enum) attribute                  --
+# None                 empty (null dataspace) attribute               --
+# numpy scalar         attribute of its dtype                         numpy
+# numpy array          array attribute of its dtype (str: vlen UTF-8)  ndarray*
+# list of one scalar   array attribute (int64/float64/bool/str)        list
+#   type (non-empty)
+# other list, tuple    group with members "0", "1", ...               list/tuple
+# bytes                opaque (np.void) attribute                     bytes
+# Enum                 its name as a string                           --
+# anything else        its repr as a string                           repr
+# ===================  ============================================  =========
+#
+# (*) only string and 0-d arrays need the ``ndarray`` kind.
+# Keys that are not valid HDF5 names ("", ".", containing "/") or not str
+# are stored under a safe name and the original key is recorded.
+
+_KIND_KEY = "key"
+_MAX_TREE_DEPTH = 64
+_MAX_TREE_ITEMS = 1_000_000
+
+
+def _h5_safe_name(key: Any, used: set[str]) -> tuple[str, Any]:
+    """Stored name for ``key`` and the original key to record (or ``None``)."""
+    text = key if isinstance(key, str) else str(key)
+    record = None if isinstance(key, str) else key
+    name = text.replace("/", "\u2215")
+    if name in ("", ".", ".."):
+        name = f"_{name}_"
+    if name != text:
+        record = key
+    base, n = name, 1
+    while name in used:
+        name = f"{base}~{n}"
+        n += 1
+        record = key
+    used.add(name)
+    return name, record
+
+
+def _homogeneous_list_array(value: list[Any]) -> np.ndarray | None:
+    """The array a list is stored as, or None when it needs a group."""
+    if not value:
+        return None
+    first = type(value[0])
+    if not all(type(v) is first for v in value):
+        return None
+    if first is bool:
+        return np.asarray(value, dtype=bool)
+    if first is int:
+        if all(-(2**63) <= v < 2**63 for v in value):
+            return np.asarray(value, dtype=np.int64)
+        return None
+    if first is float:
+        return np.asarray(value, dtype=np.float64)
+    if first is complex:
+        return np.asarray(value, dtype=np.complex128)
+    if first is str:
+        h5py = h5py_module()
+        return np.asarray(value, dtype=h5py.string_dtype())
+    return None
+
+
+def _array_attr(value: np.ndarray) -> Any:
+    if value.dtype.kind == "U":
+        h5py = h5py_module()
+        return np.asarray(value.astype(object), dtype=h5py.string_dtype())
+    if value.dtype.kind == "O":
+        h5py = h5py_module()
+        return np.asarray([str(v) for v in value.ravel()], dtype=h5py.string_dtype()).reshape(value.shape)
+    return value
+
+
+def write_tree(parent: Any, name: str, value: Any) -> dict[str, Any]:
+    """Write a JSON-like ``value`` as group ``name`` of ``parent``.
+
+    ``value`` is usually a dict (its items become attributes and subgroups);
+    a list or tuple becomes a group with members ``"0"``, ``"1"``, ...
+    The group must not exist yet.
+
+    Parameters
+    ----------
+    parent : h5py.Group
+        Where to create the group.
+    name : str
+        Its name (a valid HDF5 link name).
+    value : dict, list or tuple
+        What to store; nested values of every JSON-like kind, numpy scalars and
+        arrays, bytes and None are supported (see the table in the module).
+
+    Returns
+    -------
+    dict
+        The kinds that plain attributes cannot express, by stored path
+        (``""`` is the group itself). Pass it to :func:`read_tree` to get
+        ``value`` back exactly.
+    """
+    kinds: dict[str, Any] = {}
+    group = parent.create_group(name)
+    if isinstance(value, (list, tuple)):
+        kinds[""] = {"kind": "list" if isinstance(value, list) else "tuple"}
+        items: Any = [(str(i), v) for i, v in enumerate(value)]
+    elif isinstance(value, dict):
+        items = list(value.items())
+    else:
+        raise TypeError(f"write_tree stores a dict, list or tuple, not {type(value).__name__}")
+    _write_items(group, items, "", kinds, 0)
+    return kinds
+
+
+def _note(kinds: dict[str, Any], path: str, **entry: Any) -> None:
+    kinds.setdefault(path, {}).update(entry)
+
+
+def _write_items(group: Any, items: list[tuple[Any, Any]], prefix: str,
+                 kinds: dict[str, Any], depth: int) -> None:
+    from enum import Enum
+
+    h5py = h5py_module()
+    if depth > _MAX_TREE_DEPTH:
+        raise ValueError(f"metadata nested deeper than {_MAX_TREE_DEPTH} levels at {group.name}")
+    used: set[str] = set()
+    for key, val in items:
+        stored, original = _h5_safe_name(key, used)
+        path = f"{prefix}{stored}"
+        if original is not None:
+            _note(kinds, path, key=original if isinstance(original, (str, int, float, bool)) or original is None else str(original))
+        if isinstance(val, dict):
+            sub = group.create_group(stored)
+            _write_items(sub, list(val.items()), path + "/", kinds, depth + 1)
+            continue
+        if isinstance(val, (list, tuple)):
+            arr = _homogeneous_list_array(val) if isinstance(val, list) else None
+            if arr is not None:
+                group.attrs[stored] = arr
+                _note(kinds, path, kind="list")
+            else:
+                sub = group.create_group(stored)
+                _note(kinds, path, kind="list" if isinstance(val, list) else "tuple")
+                _write_items(sub, [(str(i), v) for i, v in enumerate(val)], path + "/", kinds, depth + 1)
+            continue
+        if val is None:
+            group.attrs[stored] = h5py.Empty("f")
+        elif isinstance(val, bool):
+            group.attrs[stored] = np.bool_(val)
+        elif isinstance(val, int) and not isinstance(val, np.generic):
+            if -(2**63) <= val < 2**63:
+                group.attrs[stored] = np.int64(val)
+            else:
+                group.attrs[stored] = str(val)
+                _note(kinds, path, kind="bigint")
+        elif isinstance(val, float) and not isinstance(val, np.generic):
+            group.attrs[stored] = np.float64(val)
+        elif isinstance(val, complex) and not isinstance(val, np.generic):
+            group.attrs[stored] = np.complex128(val)
+        elif isinstance(val, str):
+            group.attrs[stored] = val
+        elif isinstance(val, (bytes, bytearray)):
+            group.attrs[stored] = np.void(bytes(val))
+            _note(kinds, path, kind="bytes")
+        elif isinstance(val, np.generic):
+            if isinstance(val, np.str_):
+                group.attrs[stored] = str(val)
+            elif isinstance(val, np.bytes_):
+                group.attrs[stored] = np.void(bytes(val))
+            else:
+                group.attrs[stored] = val
+            _note(kinds, path, kind="numpy", dtype=val.dtype.str)
+        elif isinstance(val, np.ndarray):
+            group.attrs[stored] = _array_attr(val)
+            if val.dtype.kind in "UOS" or val.ndim == 0:
+                _note(kinds, path, kind="ndarray", dtype=val.dtype.str, shape=list(val.shape))
+        elif isinstance(val, Enum):
+            group.attrs[stored] = val.name
+        else:
+            group.attrs[stored] = repr(val)
+            _note(kinds, path, kind="repr")
+
+
+def _plain_attr(value: Any) -> Any:
+    """Decode one attribute value without kind information."""
+    h5py = h5py_module()
+    if isinstance(value, h5py.Empty):
+        return None
+    if isinstance(value, np.void):
+        return bytes(value.tobytes())
+    if isinstance(value, np.ndarray) and value.dtype.kind == "V":
+        return repr(value.tolist())
+    if isinstance(value, (str, bytes, np.generic, np.ndarray)):
+        return attr_to_python(value)
+    return str(value)
+
+
+def _apply_kind(value: Any, entry: dict[str, Any]) -> Any:
+    kind = entry.get("kind")
+    try:
+        if kind == "list":
+            if isinstance(value, np.ndarray):
+                return value.tolist()
+            return list(value) if isinstance(value, (list, tuple)) else value
+        if kind == "tuple":
+            return tuple(value) if isinstance(value, (list, tuple)) else value
+        if kind == "bigint":
+            return int(value)
+        if kind == "bytes":
+            return value if isinstance(value, bytes) else str(value).encode("utf-8")
+        if kind == "numpy":
+            dtype = np.dtype(entry.get("dtype", "f8"))
+            if dtype.kind == "U":
+                return np.str_(value)
+            if dtype.kind == "S":
+                return np.bytes_(value)
+            return dtype.type(value)
+        if kind == "ndarray":
+            dtype = np.dtype(entry.get("dtype", "f8"))
+            shape = tuple(int(n) for n in entry.get("shape", np.shape(value)))
+            return np.asarray(value, dtype=dtype).reshape(shape)
+    except (TypeError, ValueError, OverflowError):
+        return value
+    return value
+
+
+def read_tree(group: Any, kinds: dict[str, Any] | None = None, *, path: str | os.PathLike[str] = "",
+              reader: str = "hdf5", allow_external: bool = False) -> Any:
+    """Read a group written by :func:`write_tree` (or by sidpy) back.
+
+    Parameters
+    ----------
+    group : h5py.Group
+        The group.
+    kinds : dict, optional
+        What :func:`write_tree` returned; without it values decode plainly
+        (numeric arrays stay numpy arrays, string arrays become lists of str).
+    path, reader : str
+        File and reader, for error messages.
+    allow_external : bool, default False
+        Follow external links inside the tree instead of refusing them.
+
+    Returns
+    -------
+    dict or list
+        A dict, or a list/tuple when the group was written from one.
+
+    Raises
+    ------
+    UnsafeFileError
+        The tree links to another file and ``allow_external`` is False.
+    CorruptFileError
+        The tree is nested deeper than 64 levels (or loops) or holds more
+        than a million items.
+    """
+    kinds = kinds or {}
+    counter = [0]
+    out = _read_group(group, kinds, "", path, reader, allow_external, 0, counter)
+    root = kinds.get("", {})
+    return _restore_sequence(out, root.get("kind"))
+
+
+def _restore_sequence(out: dict[str, Any], kind: Any) -> Any:
+    if kind not in ("list", "tuple"):
+        return out
+    try:
+        items = [out[str(i)] for i in range(len(out))]
+    except KeyError:
+        return out
+    return items if kind == "list" else tuple(items)
+
+
+def _read_group(group: Any, kinds: dict[str, Any], prefix: str, path: Any, reader: str,
+                allow_external: bool, depth: int, counter: list[int]) -> dict[str, Any]:
+    h5py = h5py_module()
+    if depth > _MAX_TREE_DEPTH:
+        raise CorruptFileError(path, reader, f"metadata group {group.name} is nested deeper than "
+                               f"{_MAX_TREE_DEPTH} levels (or links to itself)")
+    out: dict[str, Any] = {}
+    for stored in group.attrs:
+        counter[0] += 1
+        if counter[0] > _MAX_TREE_ITEMS:
+            raise CorruptFileError(path, reader, f"metadata under {group.name} has more than "
+                                   f"{_MAX_TREE_ITEMS} items")
+        try:
+            raw = group.attrs[stored]
+        except (OSError, TypeError, ValueError, KeyError) as exc:
+            out[stored] = f"<unreadable attribute: {exc}>"
+            continue
+        entry = kinds.get(prefix + stored, {})
+        value = _apply_kind(_plain_attr(raw), entry)
+        out[entry[_KIND_KEY] if _KIND_KEY in entry else stored] = value
+    for stored in group:
+        counter[0] += 1
+        link = group.get(stored, getlink=True)
+        if isinstance(link, h5py.ExternalLink) and not allow_external:
+            raise UnsafeFileError(path, reader, f"metadata entry {group.name}/{stored} is an external "
+                                  f"link to {link.filename}:{link.path}; pass allow_external=True to follow it")
+        if isinstance(link, h5py.SoftLink):
+            continue
+        try:
+            obj = group[stored]
+        except (KeyError, OSError) as exc:
+            raise CorruptFileError(path, reader, f"metadata entry {group.name}/{stored} is unreadable ({exc})") from exc
+        entry = kinds.get(prefix + stored, {})
+        key = entry[_KIND_KEY] if _KIND_KEY in entry else stored
+        if isinstance(obj, h5py.Group):
+            sub = _read_group(obj, kinds, prefix + stored + "/", path, reader, allow_external, depth + 1, counter)
+            out[key] = _restore_sequence(sub, entry.get("kind"))
+        # datasets inside metadata groups are not part of the sidpy layout: skipped
+    return out
+
+
+def store_dask(array: Any, dset: Any, *, num_workers: int | None = None) -> None:
+    """Write a dask array into an h5py dataset block by block.
+
+    Uses :func:`dask.array.store` with the threaded scheduler and a lock around
+    each HDF5 write (h5py objects cannot travel to other processes), so
+    memory stays bounded by a few blocks whatever the array's size. Rechunk
+    ``array`` to whole multiples of the dataset's HDF5 chunks first for speed.
+
+    Parameters
+    ----------
+    array : dask.array.Array
+        Values; its shape must equal ``dset.shape``.
+    dset : h5py.Dataset
+        Open, writable destination.
+    num_workers : int, optional
+        Threads computing blocks (dask's default when omitted).
+    """
+    import threading
+
+    import dask.array as da
+
+    if tuple(array.shape) != tuple(dset.shape):
+        raise ValueError(f"array shape {array.shape} != dataset shape {dset.shape}")
+    if array.ndim == 0:
+        dset[()] = np.asarray(array.compute(scheduler="sync"))
+        return
+    if array.size == 0:
+        return
+    kwargs: dict[str, Any] = {"scheduler": "threads"}
+    if num_workers is not None:
+        kwargs["num_workers"] = num_workers
+    da.store(array, dset, lock=threading.Lock(), compute=True, **kwargs)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
-from importlib.metadata import PackageNotFoundError, version as _dist_version
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _dist_version
 from typing import Any
 
 import numpy as np

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .errors import (
     AmbiguousFormatError,

@@ -1,0 +1,201 @@
+"""Supervised classification of every sample (pixel, spectrum) of a Dataset
+from a partially labelled map."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sidkit.core import Dataset, DataType
+
+from ._samples import AnalysisError, check_same_samples, derive, index_dim, layout, matrix
+
+__all__ = ["ClassificationResult", "classify", "InsufficientLabelsError"]
+
+ESTIMATORS = ("svm", "linear_svm", "tree", "forest", "knn", "logistic")
+
+
+class InsufficientLabelsError(AnalysisError):
+    """Too few labelled samples (or classes) to train a classifier."""
+
+
+@dataclass
+class ClassificationResult:
+    """What :func:`classify` predicted.
+
+    Attributes
+    ----------
+    labels : Dataset
+        Sample dims, the predicted class label of every sample.
+    probabilities : Dataset or None
+        Sample dims x ``class``: per-class probability maps, when the
+        estimator gives probabilities.
+    estimator : object
+        The fitted scikit-learn estimator (a pipeline with a scaler for SVMs).
+    classes : numpy.ndarray
+        The class labels, in the order of the ``class`` dim.
+    """
+
+    labels: Dataset
+    probabilities: Dataset | None
+    estimator: Any
+    classes: np.ndarray
+
+
+def make_estimator(name: str, random_state: int | None = 0, **kwargs: Any) -> Any:
+    """A scikit-learn classifier by short name.
+
+    ``"svm"`` (RBF kernel, standardised features, with probabilities),
+    ``"linear_svm"``, ``"tree"`` (decision tree), ``"forest"`` (random
+    forest), ``"knn"``, ``"logistic"``.
+    """
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+    from sklearn.tree import DecisionTreeClassifier
+
+    name = name.lower()
+    if name == "svm":
+        kwargs.setdefault("kernel", "rbf")
+        kwargs.setdefault("probability", True)
+        return make_pipeline(StandardScaler(), SVC(random_state=random_state, **kwargs))
+    if name == "linear_svm":
+        kwargs.setdefault("probability", True)
+        return make_pipeline(StandardScaler(), SVC(kernel="linear", random_state=random_state, **kwargs))
+    if name == "tree":
+        return DecisionTreeClassifier(random_state=random_state, **kwargs)
+    if name == "forest":
+        kwargs.setdefault("n_estimators", 100)
+        return RandomForestClassifier(random_state=random_state, **kwargs)
+    if name == "knn":
+        return KNeighborsClassifier(**kwargs)
+    if name == "logistic":
+        kwargs.setdefault("max_iter", 1000)
+        return make_pipeline(StandardScaler(), LogisticRegression(random_state=random_state, **kwargs))
+    raise AnalysisError(f"estimator must be one of {ESTIMATORS} or a scikit-learn classifier, got {name!r}")
+
+
+def classify(
+    ds: Dataset,
+    labels: Dataset | np.ndarray,
+    estimator: Any = None,
+    *,
+    sample_dims: Any = None,
+    feature_dims: Any = None,
+    min_per_class: int = 2,
+    random_state: int | None = 0,
+    **kwargs: Any,
+) -> ClassificationResult:
+    """Train a classifier on the labelled samples and predict every sample.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data, e.g. a spectral image or a stack of per-pixel features.
+    labels : Dataset or array_like of int
+        Sample dims (same shape as the samples of ``ds``): a class label
+        ``>= 0`` where known, ``-1`` where unlabelled.
+    estimator : None, str or scikit-learn classifier
+        ``None`` (a random forest), a name (``"svm"`` with an RBF kernel,
+        ``"tree"``, ``"forest"``, ``"knn"``, ``"logistic"``,
+        ``"linear_svm"``) or any unfitted classifier instance (it is cloned).
+    sample_dims, feature_dims : dim names, optional
+        Override the choice by dimension type.
+    min_per_class : int, default 2
+        Fewest labelled samples accepted for every class.
+    random_state : int, optional
+        Seed for estimators built by name.
+    **kwargs
+        Passed to an estimator built by name.
+
+    Returns
+    -------
+    ClassificationResult
+        ``.labels`` (predicted map), ``.probabilities`` (or None),
+        ``.estimator``, ``.classes``.
+
+    Raises
+    ------
+    InsufficientLabelsError
+        Fewer than two classes, or a class with fewer than ``min_per_class``
+        labelled samples.
+    DimensionMismatchError
+        ``labels`` does not have the samples' shape.
+    """
+    from sklearn.base import clone
+
+    lay = layout(ds, sample_dims, feature_dims)
+    if isinstance(labels, Dataset):
+        lab = np.asarray(check_same_samples(ds, labels, lay, "labels").data.compute())
+    else:
+        lab = np.asarray(labels)
+        if lab.shape != lay.sample_shape:
+            from sidkit.core import DimensionMismatchError
+
+            raise DimensionMismatchError(
+                f"labels have shape {lab.shape} but the samples {list(lay.sample_names)} "
+                f"have {lay.sample_shape}"
+            )
+    if not np.issubdtype(lab.dtype, np.integer):
+        if not np.all(np.isfinite(lab)) or not np.all(lab == np.round(lab)):
+            raise AnalysisError("labels must be integers (-1 for unlabelled)")
+        lab = lab.astype(np.int64)
+    flat = lab.reshape(-1)
+    known = flat >= 0
+    classes, counts = np.unique(flat[known], return_counts=True)
+    if classes.size < 2:
+        raise InsufficientLabelsError(
+            f"classification needs labelled samples of at least 2 classes; found {classes.size} "
+            f"class(es) among {int(known.sum())} labelled samples (label -1 means unlabelled)"
+        )
+    few = classes[counts < int(min_per_class)]
+    if few.size:
+        raise InsufficientLabelsError(
+            f"classes {few.tolist()} have fewer than {min_per_class} labelled samples "
+            f"(counts {dict(zip(classes.tolist(), counts.tolist()))}); label more samples"
+        )
+    if estimator is None:
+        est = make_estimator("forest", random_state, **kwargs)
+        est_name = "forest"
+    elif isinstance(estimator, str):
+        est = make_estimator(estimator, random_state, **kwargs)
+        est_name = estimator.lower()
+    else:
+        if not hasattr(estimator, "fit") or not hasattr(estimator, "predict"):
+            raise AnalysisError(f"estimator {estimator!r} has no fit/predict; pass a scikit-learn classifier")
+        est = clone(estimator)
+        est_name = type(estimator).__name__
+    x = matrix(ds, lay)
+    train_idx = np.nonzero(known)[0]
+    x_train = np.asarray(x[train_idx].compute()) if train_idx.size < flat.size else np.asarray(x.compute())
+    est.fit(x_train, flat[known])
+    has_proba = hasattr(est, "predict_proba")
+    classes_out = np.asarray(getattr(est, "classes_", classes))
+    nc = classes_out.size
+
+    def predict(block: np.ndarray, est: Any = est) -> np.ndarray:
+        return np.asarray(est.predict(block))
+
+    pred = x.map_blocks(predict, drop_axis=1, chunks=(x.chunks[0],), dtype=classes_out.dtype)
+    params = {"estimator": est_name, "sample_dims": list(lay.sample_names),
+              "feature_dims": list(lay.feature_names), "n_labelled": int(known.sum()),
+              "classes": classes_out.tolist(), "random_state": random_state, **kwargs}
+    image = DataType.IMAGE if len(lay.sample_dims) == 2 else None
+    labels_ds = derive(ds, pred.reshape(lay.sample_shape), lay.sample_dims, "classify", params,
+                       title=f"{est_name} classes", quantity="class", units="", data_type=image)
+    proba_ds = None
+    if has_proba:
+        def proba(block: np.ndarray, est: Any = est) -> np.ndarray:
+            return np.asarray(est.predict_proba(block), dtype=np.float32)
+
+        p = x.map_blocks(proba, chunks=(x.chunks[0], (nc,)), dtype=np.float32)
+        proba_ds = derive(ds, p.reshape(lay.sample_shape + (nc,)),
+                          lay.sample_dims + (index_dim("class", nc, values=classes_out),), "classify", params,
+                          title=f"{est_name} class probabilities", quantity="probability", units="",
+                          data_type=DataType.IMAGE_STACK if len(lay.sample_dims) == 2 else None)
+    return ClassificationResult(labels_ds, proba_ds, est, classes_out)

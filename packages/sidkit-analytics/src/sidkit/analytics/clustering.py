@@ -1,0 +1,154 @@
+"""Unsupervised clustering of the samples (pixels, spectra) of a Dataset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import dask.array as da
+import numpy as np
+
+from sidkit.core import Dataset, DataType
+
+from ._samples import AnalysisError, derive, index_dim, layout, matrix, use_out_of_core
+
+__all__ = ["ClusterResult", "cluster"]
+
+METHODS = ("kmeans", "minibatch", "gmm")
+
+
+@dataclass
+class ClusterResult:
+    """What :func:`cluster` found.
+
+    Attributes
+    ----------
+    labels : Dataset
+        Sample dims, integer cluster index of every sample (lazy when computed
+        out of core).
+    centers : Dataset
+        ``cluster`` x feature dims: the mean spectrum of every cluster.
+    estimator : object
+        The fitted scikit-learn estimator.
+    method : str
+    """
+
+    labels: Dataset
+    centers: Dataset
+    estimator: Any
+    method: str
+
+    @property
+    def n_clusters(self) -> int:
+        return int(self.centers.shape[0])
+
+
+def _predict_blocks(est: Any, x: da.Array) -> da.Array:
+    def apply(block: np.ndarray, est: Any = est) -> np.ndarray:
+        return est.predict(block).astype(np.int32)
+
+    return x.map_blocks(apply, drop_axis=1, chunks=(x.chunks[0],), dtype=np.int32)
+
+
+def cluster(
+    ds: Dataset,
+    n_clusters: int,
+    method: str = "kmeans",
+    *,
+    sample_dims: Any = None,
+    feature_dims: Any = None,
+    out_of_core: bool | None = None,
+    random_state: int | None = 0,
+    batch_size: int = 4096,
+    n_epochs: int = 3,
+    max_samples: int = 200_000,
+    **kwargs: Any,
+) -> ClusterResult:
+    """Group the samples of a dataset into clusters of similar features.
+
+    Parameters
+    ----------
+    ds : Dataset
+        E.g. a spectral image: every pixel's spectrum is one sample.
+    n_clusters : int
+        Number of clusters.
+    method : {"kmeans", "minibatch", "gmm"}
+        k-means, mini-batch k-means, or a Gaussian mixture.
+    sample_dims, feature_dims : dim names, optional
+        Override the choice by dimension type.
+    out_of_core : bool, optional
+        Force or forbid the out-of-core path (default: by size, see
+        :func:`sidkit.analytics.decompose`). k-means then runs as mini-batch
+        k-means fed block by block (``n_epochs`` passes over the data in
+        batches of ``batch_size``); a Gaussian mixture is fitted on a random
+        subset of ``max_samples`` rows. Labels are predicted block by block.
+    random_state : int, optional
+        Seed.
+    **kwargs
+        Passed to the scikit-learn estimator.
+
+    Returns
+    -------
+    ClusterResult
+        ``.labels`` (samples, int) and ``.centers`` (cluster x features).
+
+    Raises
+    ------
+    AnalysisError
+        Unknown method or fewer samples than clusters.
+    """
+    method = str(method).lower()
+    if method not in METHODS:
+        raise AnalysisError(f"method must be one of {METHODS}, got {method!r}")
+    lay = layout(ds, sample_dims, feature_dims)
+    k = int(n_clusters)
+    if not 1 <= k <= lay.n_samples:
+        raise AnalysisError(f"n_clusters must be between 1 and {lay.n_samples}, got {n_clusters}")
+    x = matrix(ds, lay)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float32)
+    ooc = use_out_of_core(x, out_of_core)
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+    from sklearn.mixture import GaussianMixture
+
+    if not ooc:
+        arr = np.asarray(x.compute())
+        if method == "kmeans":
+            est = KMeans(n_clusters=k, random_state=random_state, **kwargs)
+        elif method == "minibatch":
+            est = MiniBatchKMeans(n_clusters=k, random_state=random_state, batch_size=batch_size, **kwargs)
+        else:
+            est = GaussianMixture(n_components=k, random_state=random_state, **kwargs)
+        labels: Any = est.fit_predict(arr).astype(np.int32)
+        labels = da.from_array(labels.reshape(lay.sample_shape))
+    else:
+        if method in ("kmeans", "minibatch"):
+            kwargs.setdefault("n_init", 3)
+            est = MiniBatchKMeans(n_clusters=k, random_state=random_state, batch_size=batch_size, **kwargs)
+            blocks = x.to_delayed().ravel()
+            for _ in range(int(n_epochs)):
+                for block in blocks:
+                    b = np.asarray(block.compute())
+                    for start in range(0, b.shape[0], batch_size):
+                        part = b[start:start + batch_size]
+                        if part.shape[0] >= k or hasattr(est, "cluster_centers_"):
+                            est.partial_fit(part)
+        else:
+            rng = np.random.default_rng(random_state)
+            m = min(int(max_samples), x.shape[0])
+            idx = np.sort(rng.choice(x.shape[0], size=m, replace=False))
+            est = GaussianMixture(n_components=k, random_state=random_state, **kwargs)
+            est.fit(np.asarray(x[idx].compute()))
+        labels = _predict_blocks(est, x).reshape(lay.sample_shape)
+    centers = est.cluster_centers_ if method != "gmm" else est.means_
+    params = {"n_clusters": k, "method": method, "sample_dims": list(lay.sample_names),
+              "feature_dims": list(lay.feature_names), "out_of_core": ooc,
+              "random_state": random_state, **kwargs}
+    cdim = index_dim("cluster", k)
+    labels_ds = derive(ds, labels, lay.sample_dims, "cluster", params, title=f"{method} labels",
+                       quantity="cluster", units="", data_type=DataType.IMAGE
+                       if len(lay.sample_dims) == 2 else None)
+    centers_ds = derive(ds, np.asarray(centers).reshape((k,) + lay.feature_shape).astype(x.dtype),
+                        (cdim,) + lay.feature_dims, "cluster", params, title=f"{method} centers",
+                        data_type=DataType.LINE_PLOT_FAMILY if len(lay.feature_dims) == 1 else None)
+    return ClusterResult(labels_ds, centers_ds, est, method)

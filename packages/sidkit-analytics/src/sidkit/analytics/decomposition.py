@@ -1,0 +1,266 @@
+"""Matrix decomposition of a Dataset: PCA, SVD, NMF and ICA.
+
+The dataset is viewed as a samples x features matrix (spatial / temporal dims
+are samples, spectral / reciprocal dims features, unless told otherwise);
+components come back with the feature dims and maps with the sample dims.
+PCA and SVD run out of core with dask's compressed (randomized) SVD when the
+data are larger than :data:`~sidkit.analytics._samples.IN_MEMORY_BYTES`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import dask.array as da
+import numpy as np
+
+from sidkit.core import Dataset, DataType
+
+from ._samples import AnalysisError, Layout, derive, index_dim, layout, matrix, use_out_of_core
+
+__all__ = ["DecompositionResult", "decompose"]
+
+METHODS = ("pca", "svd", "nmf", "ica")
+
+
+@dataclass
+class DecompositionResult:
+    """What :func:`decompose` found.
+
+    Attributes
+    ----------
+    components : Dataset
+        ``component`` x feature dims: the end-member spectra / eigenvectors.
+    maps : Dataset
+        Sample dims x ``component``: how much of each component every sample holds.
+    explained_variance_ratio : Dataset or None
+        Share of the variance (PCA) or of the sum of squares (SVD) each
+        component explains; None for NMF and ICA.
+    method : str
+        ``"pca"``, ``"svd"``, ``"nmf"`` or ``"ica"``.
+    mean : numpy.ndarray
+        Feature mean removed before the decomposition (zeros for SVD and NMF).
+    estimator : object or None
+        The fitted scikit-learn estimator (None on the out-of-core SVD path).
+    """
+
+    components: Dataset
+    maps: Dataset
+    explained_variance_ratio: Dataset | None
+    method: str
+    mean: np.ndarray
+    estimator: Any = None
+    source: Dataset | None = field(default=None, repr=False)
+    layout: Layout | None = field(default=None, repr=False)
+
+    @property
+    def n_components(self) -> int:
+        return int(self.components.shape[0])
+
+    def reconstruct(self, n: int | None = None) -> Dataset:
+        """The data rebuilt from the first ``n`` components (all when None).
+
+        Returns a lazy Dataset with the input's shape, dims and attributes
+        (e.g. a PCA-denoised spectral image).
+        """
+        if self.source is None or self.layout is None:
+            raise AnalysisError("this result does not remember its input; cannot reconstruct")
+        k = self.n_components if n is None else int(n)
+        if not 1 <= k <= self.n_components:
+            raise AnalysisError(f"n must be between 1 and {self.n_components}, got {n}")
+        lay = self.layout
+        comps = np.asarray(self.components.data.compute()).reshape(self.n_components, -1)[:k]
+        maps = self.maps.data.reshape(lay.n_samples, self.n_components)[:, :k]
+        flat = da.dot(maps, comps.astype(maps.dtype)) + self.mean.astype(maps.dtype)
+        data = flat.reshape(lay.sample_shape + lay.feature_shape)
+        out = derive(self.source, data, lay.sample_dims + lay.feature_dims, "DecompositionResult.reconstruct",
+                     {"method": self.method, "n": k}, title=f"{self.source.title} ({self.method} {k})".strip(),
+                     data_type=self.source.data_type)
+        return out.transpose(*self.source.dim_names)
+
+
+def _flip_signs(comps: np.ndarray, maps: Any) -> tuple[np.ndarray, Any]:
+    """Make the largest-magnitude entry of every component positive (deterministic signs)."""
+    idx = np.argmax(np.abs(comps), axis=1)
+    signs = np.sign(comps[np.arange(comps.shape[0]), idx])
+    signs[signs == 0] = 1
+    return comps * signs[:, None], maps * signs.astype(comps.dtype)
+
+
+def decompose(
+    ds: Dataset,
+    n_components: int,
+    method: str = "pca",
+    *,
+    sample_dims: Any = None,
+    feature_dims: Any = None,
+    out_of_core: bool | None = None,
+    random_state: int | None = 0,
+    max_samples: int = 200_000,
+    **kwargs: Any,
+) -> DecompositionResult:
+    """Decompose a dataset into components and maps.
+
+    Parameters
+    ----------
+    ds : Dataset
+        E.g. a spectral image (x, y, energy).
+    n_components : int
+        Number of components to keep.
+    method : {"pca", "svd", "nmf", "ica"}
+        Principal components (centred), truncated SVD (not centred),
+        non-negative matrix factorisation, independent components.
+    sample_dims, feature_dims : dim names, optional
+        Override the choice by dimension type (spatial / temporal = samples,
+        spectral / reciprocal = features).
+    out_of_core : bool, optional
+        Force (True) or forbid (False) the out-of-core path; by default it is
+        used when the matrix is larger than ``IN_MEMORY_BYTES`` (1 GiB). PCA
+        and SVD then use :func:`dask.array.linalg.svd_compressed`; NMF uses
+        scikit-learn's ``MiniBatchNMF.partial_fit`` over row blocks; ICA is
+        fitted on a random subset of ``max_samples`` rows. Maps are computed
+        block by block and stay lazy.
+    random_state : int, optional
+        Seed, for reproducible results.
+    max_samples : int, default 200000
+        Rows used to fit ICA out of core.
+    **kwargs
+        Passed to the scikit-learn estimator (in-memory path, and NMF / ICA).
+
+    Returns
+    -------
+    DecompositionResult
+        ``.components`` (component x features), ``.maps`` (samples x
+        component), ``.explained_variance_ratio`` and ``.reconstruct(n)``.
+
+    Raises
+    ------
+    AnalysisError
+        Unknown method, bad ``n_components``, negative data for NMF, or dims
+        that do not split into samples and features.
+    """
+    method = str(method).lower()
+    if method not in METHODS:
+        raise AnalysisError(f"method must be one of {METHODS}, got {method!r}")
+    lay = layout(ds, sample_dims, feature_dims)
+    n = int(n_components)
+    if not 1 <= n <= min(lay.n_samples, lay.n_features):
+        raise AnalysisError(
+            f"n_components must be between 1 and {min(lay.n_samples, lay.n_features)} "
+            f"(samples {lay.n_samples}, features {lay.n_features}), got {n_components}"
+        )
+    x = matrix(ds, lay)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float64 if x.dtype.itemsize > 4 else np.float32)
+    ooc = use_out_of_core(x, out_of_core)
+    if ooc:
+        comps, maps, evr, mean, est = _fit_out_of_core(x, n, method, random_state, max_samples, kwargs)
+    else:
+        comps, maps, evr, mean, est = _fit_in_memory(np.asarray(x.compute()), n, method, random_state, kwargs)
+    comps, maps = _flip_signs(np.asarray(comps, dtype=float), maps)
+    params = {"n_components": n, "method": method, "sample_dims": list(lay.sample_names),
+              "feature_dims": list(lay.feature_names), "out_of_core": ooc,
+              "random_state": random_state, **kwargs}
+    comp_dim = index_dim("component", n)
+    maps_dask = maps if isinstance(maps, da.Array) else da.from_array(np.asarray(maps))
+    if not isinstance(maps, da.Array):
+        maps_dask = maps_dask.rechunk({0: "auto", 1: -1})
+    maps_ds = derive(
+        ds, maps_dask.reshape(lay.sample_shape + (n,)), lay.sample_dims + (comp_dim,), "decompose", params,
+        title=f"{method.upper()} maps", quantity="score" if method in ("pca", "svd") else "abundance",
+        units=ds.units if method in ("pca", "svd") else "a.u.", data_type=DataType.IMAGE_STACK
+        if len(lay.sample_dims) == 2 else None,
+    )
+    comps_ds = derive(
+        ds, comps.reshape((n,) + lay.feature_shape).astype(x.dtype), (comp_dim,) + lay.feature_dims,
+        "decompose", params, title=f"{method.upper()} components",
+        quantity=ds.quantity if method in ("nmf", "ica") else "weight",
+        units=ds.units if method in ("nmf", "ica") else "", data_type=DataType.LINE_PLOT_FAMILY
+        if len(lay.feature_dims) == 1 else None,
+    )
+    evr_ds = None
+    if evr is not None:
+        evr_ds = derive(ds, np.asarray(evr, dtype=float), (comp_dim,), "decompose", params,
+                        title="explained variance ratio", quantity="ratio", units="",
+                        data_type=DataType.LINE_PLOT)
+    return DecompositionResult(comps_ds, maps_ds, evr_ds, method, np.asarray(mean, dtype=float), est,
+                               source=ds, layout=lay)
+
+
+def _fit_in_memory(x: np.ndarray, n: int, method: str, seed: int | None,
+                   kwargs: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, Any, np.ndarray, Any]:
+    from sklearn.decomposition import NMF, PCA, FastICA, TruncatedSVD
+
+    zeros = np.zeros(x.shape[1])
+    if method == "pca":
+        est = PCA(n_components=n, random_state=seed, **kwargs)
+        maps = est.fit_transform(x)
+        return est.components_, maps, est.explained_variance_ratio_, est.mean_, est
+    if method == "svd":
+        est = TruncatedSVD(n_components=n, random_state=seed, **kwargs)
+        maps = est.fit_transform(x)
+        total = float(np.sum(np.square(x, dtype=np.float64)))
+        evr = est.singular_values_**2 / total if total > 0 else np.zeros(n)
+        return est.components_, maps, evr, zeros, est
+    if method == "nmf":
+        if float(x.min()) < 0:
+            raise AnalysisError("NMF needs non-negative data; subtract a background or use pca/ica")
+        kwargs.setdefault("init", "nndsvda")
+        kwargs.setdefault("max_iter", 1000)
+        est = NMF(n_components=n, random_state=seed, **kwargs)
+        maps = est.fit_transform(x)
+        return est.components_, maps, None, zeros, est
+    kwargs.setdefault("whiten", "unit-variance")
+    est = FastICA(n_components=n, random_state=seed, **kwargs)
+    maps = est.fit_transform(x)
+    return est.mixing_.T, maps, None, est.mean_, est
+
+
+def _transform_blocks(est: Any, x: da.Array, n: int) -> da.Array:
+    def apply(block: np.ndarray, est: Any = est) -> np.ndarray:
+        return est.transform(block).astype(block.dtype, copy=False)
+
+    return x.map_blocks(apply, chunks=(x.chunks[0], (n,)), dtype=x.dtype)
+
+
+def _fit_out_of_core(x: da.Array, n: int, method: str, seed: int | None, max_samples: int,
+                     kwargs: dict[str, Any]) -> tuple[np.ndarray, da.Array, Any, np.ndarray, Any]:
+    nf = x.shape[1]
+    if method in ("pca", "svd"):
+        if method == "pca":
+            mean = np.asarray(x.mean(axis=0, dtype=np.float64).compute())
+            xc = x - mean.astype(x.dtype)
+        else:
+            mean = np.zeros(nf)
+            xc = x
+        _, s, v = da.linalg.svd_compressed(xc, k=n, n_power_iter=int(kwargs.get("n_power_iter", 4)),
+                                           seed=0 if seed is None else seed)
+        total = da.sum(da.square(xc.astype(np.float64)))
+        s, v, total = da.compute(s, v, total)
+        comps = np.asarray(v)
+        maps = da.dot(xc, comps.T.astype(x.dtype))
+        evr = np.asarray(s, dtype=float) ** 2 / float(total) if float(total) > 0 else np.zeros(n)
+        return comps, maps, evr, mean, None
+    if method == "nmf":
+        from sklearn.decomposition import MiniBatchNMF
+
+        n_epochs = int(kwargs.pop("n_epochs", 3))
+        est = MiniBatchNMF(n_components=n, random_state=seed, **kwargs)
+        blocks = x.to_delayed().ravel()
+        for _ in range(n_epochs):
+            for block in blocks:
+                b = np.asarray(block.compute())
+                if float(b.min()) < 0:
+                    raise AnalysisError("NMF needs non-negative data; subtract a background or use pca/ica")
+                est.partial_fit(b)
+        return est.components_, _transform_blocks(est, x, n), None, np.zeros(nf), est
+    from sklearn.decomposition import FastICA
+
+    rng = np.random.default_rng(seed)
+    m = min(int(max_samples), x.shape[0])
+    idx = np.sort(rng.choice(x.shape[0], size=m, replace=False))
+    sub = np.asarray(x[idx].compute())
+    kwargs.setdefault("whiten", "unit-variance")
+    est = FastICA(n_components=n, random_state=seed, **kwargs).fit(sub)
+    return est.mixing_.T, _transform_blocks(est, x, n), None, est.mean_, est

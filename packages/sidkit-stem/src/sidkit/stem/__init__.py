@@ -1,0 +1,2 @@
+"""sidkit-stem placeholder"""
+from ._version import __version__
