@@ -7,10 +7,17 @@ scikit-learn, scipy and scikit-image are imported when a function runs.
 
 from ._samples import AnalysisError
 from ._version import __version__
+from .background import background
 from .classification import ClassificationResult, InsufficientLabelsError, classify
 from .clustering import ClusterResult, cluster
 from .decomposition import DecompositionResult, decompose
+from .denoising import denoise
 from .fitting import FitResult, fit, fit_sho
+from .fourier import fft_filter
+from .models import SHO, Gaussian, Lorentzian, Model, Polynomial, PseudoVoigt
+from .peaks import find_atoms, find_peaks
+from .registration import RegistrationResult, register
+from .spectral import find_spectral_peaks, normalize, smooth, subtract_background
 
 __all__ = [
     "__version__",
@@ -25,4 +32,21 @@ __all__ = [
     "fit",
     "fit_sho",
     "FitResult",
+    "Model",
+    "Gaussian",
+    "Lorentzian",
+    "PseudoVoigt",
+    "Polynomial",
+    "SHO",
+    "register",
+    "RegistrationResult",
+    "denoise",
+    "fft_filter",
+    "background",
+    "find_peaks",
+    "find_atoms",
+    "subtract_background",
+    "normalize",
+    "smooth",
+    "find_spectral_peaks",
 ]

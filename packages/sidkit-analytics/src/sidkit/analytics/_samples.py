@@ -10,7 +10,7 @@ from typing import Any
 import dask.array as da
 import numpy as np
 
-from sidkit.core import Dataset, Dimension, DimensionType, DimensionMismatchError, SidkitError
+from sidkit.core import Dataset, Dimension, DimensionMismatchError, DimensionType, SidkitError
 
 __all__ = [
     "PACKAGE",
@@ -29,6 +29,11 @@ PACKAGE = "sidkit-analytics"
 #: choice is the out-of-core algorithm; below it the data are computed into
 #: memory and scikit-learn is called directly.
 IN_MEMORY_BYTES = 2**30
+
+#: Target size of one row block of the samples x features matrix: small
+#: enough that a worker holds several (input, centred copy, products) well
+#: inside a 1 GiB memory limit.
+BLOCK_BYTES = 32 * 2**20
 
 _FEATURE_TYPES = (DimensionType.SPECTRAL, DimensionType.RECIPROCAL)
 _SAMPLE_TYPES = (DimensionType.SPATIAL, DimensionType.TEMPORAL)
@@ -121,12 +126,18 @@ def layout(ds: Dataset, sample_dims: Any = None, feature_dims: Any = None) -> La
     return Layout(tuple(ds.dim(n) for n in s), tuple(ds.dim(n) for n in f))
 
 
-def matrix(ds: Dataset, lay: Layout, *, row_chunks: Any = "auto") -> da.Array:
-    """The data as a lazy (samples, features) dask array, features in one chunk."""
+def matrix(ds: Dataset, lay: Layout, *, row_chunks: Any = None) -> da.Array:
+    """The data as a lazy (samples, features) dask array, features in one chunk.
+
+    Row blocks hold about :data:`BLOCK_BYTES` unless ``row_chunks`` is given.
+    """
     folded = ds.transpose(*lay.sample_names, *lay.feature_names).fold(lay.sample_names, "_sample")
     if len(lay.feature_names) > 1:
         folded = folded.fold(lay.feature_names, "_feature")
     x = folded.data
+    if row_chunks is None:
+        row_bytes = max(1, lay.n_features * x.dtype.itemsize)
+        row_chunks = int(max(1, min(lay.n_samples, BLOCK_BYTES // row_bytes)))
     return x.rechunk({0: row_chunks, 1: -1})
 
 

@@ -47,10 +47,12 @@ class ClassificationResult:
 def make_estimator(name: str, random_state: int | None = 0, **kwargs: Any) -> Any:
     """A scikit-learn classifier by short name.
 
-    ``"svm"`` (RBF kernel, standardised features, with probabilities),
+    ``"svm"`` (RBF kernel, standardised features, probabilities by Platt
+    scaling),
     ``"linear_svm"``, ``"tree"`` (decision tree), ``"forest"`` (random
     forest), ``"knn"``, ``"logistic"``.
     """
+    from sklearn.calibration import CalibratedClassifierCV
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.neighbors import KNeighborsClassifier
@@ -60,13 +62,12 @@ def make_estimator(name: str, random_state: int | None = 0, **kwargs: Any) -> An
     from sklearn.tree import DecisionTreeClassifier
 
     name = name.lower()
-    if name == "svm":
-        kwargs.setdefault("kernel", "rbf")
-        kwargs.setdefault("probability", True)
-        return make_pipeline(StandardScaler(), SVC(random_state=random_state, **kwargs))
-    if name == "linear_svm":
-        kwargs.setdefault("probability", True)
-        return make_pipeline(StandardScaler(), SVC(kernel="linear", random_state=random_state, **kwargs))
+    if name in ("svm", "linear_svm"):
+        # probabilities by Platt scaling on internal cross-validation
+        # (SVC(probability=True) is deprecated from scikit-learn 1.9)
+        kwargs.setdefault("kernel", "rbf" if name == "svm" else "linear")
+        svc = SVC(random_state=random_state, **kwargs)
+        return make_pipeline(StandardScaler(), CalibratedClassifierCV(svc, ensemble=False))
     if name == "tree":
         return DecisionTreeClassifier(random_state=random_state, **kwargs)
     if name == "forest":

@@ -15,7 +15,7 @@ from typing import Any
 import dask.array as da
 import numpy as np
 
-from sidkit.core import Dataset, Dimension, DimensionType, DataType
+from sidkit.core import Dataset, DataType, Dimension, DimensionType
 
 from ._samples import AnalysisError, check_same_samples, derive, layout, matrix
 from .models import SHO, Model, get_model
@@ -29,8 +29,8 @@ def levenberg_marquardt(
     y: np.ndarray,
     p0: np.ndarray,
     *,
-    max_iter: int = 200,
-    tol: float = 1e-12,
+    max_iter: int = 100,
+    tol: float = 1e-10,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares fit of ``model`` to every row of ``y`` at once.
 
@@ -206,8 +206,8 @@ def fit(
     guess: Any = None,
     dim: Any = None,
     *,
-    max_iter: int = 200,
-    tol: float = 1e-12,
+    max_iter: int = 100,
+    tol: float = 1e-10,
     pixels_per_block: int = 4096,
     model_options: Mapping[str, Any] | None = None,
 ) -> FitResult:

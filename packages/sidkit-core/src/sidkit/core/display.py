@@ -122,6 +122,8 @@ def _tree(obj: Any, depth: int = 0) -> str:
         return "<span class='sk-muted'>…</span>"
     if isinstance(obj, Mapping):
         items = list(obj.items())
+    elif _is_short_list(obj):
+        return _short(list(obj))
     elif isinstance(obj, Sequence) and not isinstance(obj, (str, bytes, bytearray)):
         items = list(enumerate(obj))
     else:
@@ -132,7 +134,8 @@ def _tree(obj: Any, depth: int = 0) -> str:
     for key, value in items[:MAX_ITEMS]:
         k = html.escape(str(key))
         if isinstance(value, Mapping) or (
-            isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray)) and len(value) > 4
+            isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray))
+            and not _is_short_list(value)
         ):
             n = len(value)
             rows.append(
@@ -144,6 +147,14 @@ def _tree(obj: Any, depth: int = 0) -> str:
     if len(items) > MAX_ITEMS:
         rows.append(f"<li class='sk-muted'>… {len(items) - MAX_ITEMS} more</li>")
     return "<ul>" + "".join(rows) + "</ul>"
+
+
+def _is_short_list(obj: Any) -> bool:
+    """A list of at most 16 numbers, strings or None, shown on one line."""
+    return (
+        isinstance(obj, (list, tuple)) and len(obj) <= 16
+        and all(v is None or isinstance(v, (bool, int, float, str, np.generic)) for v in obj)
+    )
 
 
 def _section(summary: str, obj: Any, count: int) -> str:

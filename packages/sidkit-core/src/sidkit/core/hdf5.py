@@ -280,6 +280,7 @@ def attr_to_python(value: Any) -> Any:
 # ===================  ============================================  =========
 # dict (also empty)    group                                          --
 # str                  variable-length UTF-8 string attribute         --
+# str containing NUL   opaque (np.void) UTF-8 bytes                   str
 # int (int64 range)    int64 attribute                                --
 # int (larger)         decimal string attribute                       bigint
 # float, complex       float64 / complex128 attribute                 --
@@ -296,7 +297,7 @@ def attr_to_python(value: Any) -> Any:
 # ===================  ============================================  =========
 #
 # (*) only string and 0-d arrays need the ``ndarray`` kind.
-# Keys that are not valid HDF5 names ("", ".", containing "/") or not str
+# Keys that are not valid HDF5 names ("", ".", containing "/" or NUL) or not str
 # are stored under a safe name and the original key is recorded.
 
 _KIND_KEY = "key"
@@ -308,7 +309,7 @@ def _h5_safe_name(key: Any, used: set[str]) -> tuple[str, Any]:
     """Stored name for ``key`` and the original key to record (or ``None``)."""
     text = key if isinstance(key, str) else str(key)
     record = None if isinstance(key, str) else key
-    name = text.replace("/", "\u2215")
+    name = text.replace("/", "\u2215").replace("\x00", "\u2400")
     if name in ("", ".", ".."):
         name = f"_{name}_"
     if name != text:
@@ -340,6 +341,8 @@ def _homogeneous_list_array(value: list[Any]) -> np.ndarray | None:
     if first is complex:
         return np.asarray(value, dtype=np.complex128)
     if first is str:
+        if any("\x00" in v for v in value):
+            return None
         h5py = h5py_module()
         return np.asarray(value, dtype=h5py.string_dtype())
     return None
@@ -438,7 +441,11 @@ def _write_items(group: Any, items: list[tuple[Any, Any]], prefix: str,
         elif isinstance(val, complex) and not isinstance(val, np.generic):
             group.attrs[stored] = np.complex128(val)
         elif isinstance(val, str):
-            group.attrs[stored] = val
+            if "\x00" in val:  # HDF5 strings end at NUL: keep the UTF-8 bytes opaque
+                group.attrs[stored] = np.void(val.encode("utf-8"))
+                _note(kinds, path, kind="str")
+            else:
+                group.attrs[stored] = val
         elif isinstance(val, (bytes, bytearray)):
             group.attrs[stored] = np.void(bytes(val))
             _note(kinds, path, kind="bytes")
@@ -486,6 +493,8 @@ def _apply_kind(value: Any, entry: dict[str, Any]) -> Any:
             return tuple(value) if isinstance(value, (list, tuple)) else value
         if kind == "bigint":
             return int(value)
+        if kind == "str":
+            return value.decode("utf-8") if isinstance(value, bytes) else str(value)
         if kind == "bytes":
             return value if isinstance(value, bytes) else str(value).encode("utf-8")
         if kind == "numpy":

@@ -181,6 +181,14 @@ def _image_axes(ds: Dataset, exclude: Sequence[int] = ()) -> tuple[int, int]:
     return free[-2], free[-1]
 
 
+def _line_axis(ds: Dataset) -> int:
+    """The x axis of a family of lines: the spectral dim, else the longest numeric dim."""
+    if any(d.dimension_type == DimensionType.SPECTRAL for d in ds.dims):
+        return _spectral_axis(ds)
+    numeric = [i for i, d in enumerate(ds.dims) if np.issubdtype(d.values.dtype, np.number)]
+    return max(numeric or range(ds.ndim), key=lambda i: (ds.shape[i], -i))
+
+
 def _spectral_axis(ds: Dataset) -> int:
     found = [i for i, d in enumerate(ds.dims) if d.dimension_type == DimensionType.SPECTRAL]
     return found[0] if found else ds.ndim - 1
@@ -475,8 +483,8 @@ def plot_lines(
     figsize: Any = None,
     **kwargs: Any,
 ) -> Any:
-    """A family of lines: one line along the spectral (or last) dim per index
-    of the first other dim, with a legend (at most ``max_lines`` lines, evenly
+    """A family of lines: one line along the spectral dim (else the longest
+    numeric dim) per index of the first other dim, with a legend (at most ``max_lines`` lines, evenly
     picked).
 
     Returns
@@ -486,7 +494,7 @@ def plot_lines(
     _check_not_empty(ds)
     if ds.ndim == 1:
         return plot_spectrum(ds, ax=ax, title=title, figsize=figsize, **kwargs)
-    e = _spectral_axis(ds)
+    e = _line_axis(ds)
     other = next(i for i in range(ds.ndim) if i != e)
     fig, ax = _figure(ax, figsize=figsize or (6, 3.6))
     n = ds.shape[other]

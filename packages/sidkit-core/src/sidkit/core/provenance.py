@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
+import functools
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _dist_version
 from typing import Any
@@ -44,6 +45,7 @@ def jsonable(obj: Any, *, max_array: int = 64) -> Any:
     return repr(obj)
 
 
+@functools.lru_cache(maxsize=256)
 def _package_version(package: str) -> str:
     try:
         return _dist_version(package)

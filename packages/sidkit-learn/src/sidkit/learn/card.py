@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -90,11 +91,23 @@ def read_model_card(path: str | os.PathLike[str]) -> dict[str, Any]:
     return card
 
 
+def _finite(obj: Any) -> Any:
+    """NaN and infinities become None: strict JSON has no such numbers."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 def write_model_card(card: dict[str, Any], folder: str | os.PathLike[str]) -> Path:
     """Write ``card`` as ``folder/model_card.json`` (atomically).
 
     ``format`` and ``format_version`` are filled in; values are made
-    JSON-friendly with :func:`sidkit.core.provenance.jsonable`.
+    JSON-friendly with :func:`sidkit.core.provenance.jsonable`, and NaN or
+    infinite numbers are written as ``null``.
 
     Returns
     -------
@@ -103,10 +116,10 @@ def write_model_card(card: dict[str, Any], folder: str | os.PathLike[str]) -> Pa
     """
     folder = Path(os.fspath(folder)).expanduser()
     folder.mkdir(parents=True, exist_ok=True)
-    out = {"format": CARD_FORMAT, "format_version": CARD_VERSION, **jsonable(card)}
+    out = _finite({"format": CARD_FORMAT, "format_version": CARD_VERSION, **jsonable(card)})
     target = folder / CARD_NAME
     with replace_atomically(target) as tmp:
-        tmp.write_text(json.dumps(out, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        tmp.write_text(json.dumps(out, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     return target
 
 

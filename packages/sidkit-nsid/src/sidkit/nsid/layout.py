@@ -91,7 +91,7 @@ def is_nsid_main(dset: Any) -> bool:
         if not isinstance(dset, h5py.Dataset):
             return False
         keys = set(dset.attrs.keys())
-        if keys & set(USID_ATTRS) or is_dimension_scale(dset):
+        if keys & set(USID_ATTRS) or ("CLASS" in keys and is_dimension_scale(dset)):
             return False
         if "main_data_name" in keys:
             return True
@@ -107,6 +107,7 @@ def find_main_datasets(
     *,
     allow_external: bool = False,
     max_objects: int = _MAX_OBJECTS,
+    first_only: bool = False,
 ) -> tuple[list[str], list[str]]:
     """Paths of every NSID main dataset, in file (name) order.
 
@@ -121,6 +122,8 @@ def find_main_datasets(
         Follow external links.
     max_objects : int
         Stop after visiting this many objects (hostile files).
+    first_only : bool, default False
+        Stop at the first main dataset (for a cheap yes/no).
 
     Returns
     -------
@@ -136,13 +139,13 @@ def find_main_datasets(
     seen: set[Any] = set()
     count = 0
 
-    def walk(group: Any, depth: int) -> None:
+    def walk(group: Any, prefix: str, depth: int) -> None:
         nonlocal count
         if depth > 64:
             return
         for name in group:
             count += 1
-            if count > max_objects:
+            if count > max_objects or (first_only and mains):
                 return
             try:
                 link = group.get(name, getlink=True)
@@ -152,7 +155,7 @@ def find_main_datasets(
                 continue
             if isinstance(link, h5py.ExternalLink):
                 if not allow_external:
-                    external.append(f"{group.name.rstrip('/')}/{name} -> {link.filename}:{link.path}")
+                    external.append(f"{prefix}/{name} -> {link.filename}:{link.path}")
                     continue
             try:
                 obj = group[name]
@@ -167,11 +170,11 @@ def find_main_datasets(
                 continue
             seen.add(key)
             if isinstance(obj, h5py.Group):
-                walk(obj, depth + 1)
+                walk(obj, f"{prefix}/{name}", depth + 1)
             elif is_nsid_main(obj):
-                mains.append(obj.name)
+                mains.append(f"{prefix}/{name}")  # the path in this file, through links
 
-    walk(h5file, 0)
+    walk(h5file, h5file.name.rstrip("/"), 0)
     return mains, external
 
 

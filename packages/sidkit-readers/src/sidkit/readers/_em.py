@@ -128,6 +128,9 @@ class _Guarded:
         self.dtype = inner.dtype
         self.ndim = len(self.shape)
 
+    def __dask_tokenize__(self) -> tuple[Any, ...]:
+        return ("sidkit-guarded", getattr(self.inner, "name", id(self.inner)), self.path)
+
     def __getitem__(self, key: Any) -> np.ndarray:
         with parser_errors(self.path, self.reader, "reading the data"):
             part = self.inner[key]
@@ -168,30 +171,35 @@ class MemmapProxy:
     graphs built on it pickle by path and run in worker processes.
     """
 
-    __slots__ = ("path", "offset", "shape", "dtype", "ndim", "order", "reader")
+    __slots__ = ("path", "offset", "shape", "dtype", "file_dtype", "ndim", "order", "reader")
 
     def __init__(self, path: str | os.PathLike[str], offset: int, shape: Sequence[int], dtype: Any,
                  reader: str, order: str = "C") -> None:
         self.path = os.fspath(path)
         self.offset = int(offset)
         self.shape = tuple(int(n) for n in shape)
-        self.dtype = np.dtype(dtype)
+        self.file_dtype = np.dtype(dtype)
+        # values come back in the machine's byte order
+        self.dtype = self.file_dtype.newbyteorder("=") if self.file_dtype.byteorder in "<>" else self.file_dtype
         self.ndim = len(self.shape)
         self.order = order
         self.reader = reader
 
     @property
     def nbytes(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+        return int(np.prod(self.shape, dtype=np.int64)) * self.file_dtype.itemsize
+
+    def __dask_tokenize__(self) -> tuple[Any, ...]:
+        return ("sidkit-memmap", self.path, self.offset, self.shape, str(self.file_dtype), self.order)
 
     def __getitem__(self, key: Any) -> np.ndarray:
         if self.nbytes == 0:
             return np.empty(self.shape, self.dtype)[key]
         with parser_errors(self.path, self.reader, "reading the data"):
-            mm = np.memmap(self.path, dtype=self.dtype, mode="r", offset=self.offset,
+            mm = np.memmap(self.path, dtype=self.file_dtype, mode="r", offset=self.offset,
                            shape=self.shape, order=self.order)
             try:
-                return np.array(mm[key])
+                return np.array(mm[key], dtype=self.dtype)
             finally:
                 del mm
 
@@ -253,26 +261,29 @@ def memmap_array(path: Path | str, reader: str, offset: int, shape: Sequence[int
 
 
 # ----------------------------------------------------------------------------- metadata
+_PLAIN_SCALARS = (int, float, str, bool, type(None))
+
+
 def plain(obj: Any, *, depth: int = 0, max_array: int = 256) -> Any:
     """A JSON-like copy of vendor metadata (dict/list/str/int/float/bool/None).
 
-    numpy scalars become Python scalars, bytes UTF-8 text, small arrays lists,
+    numpy scalars become Python scalars (NaN stays a float), bytes UTF-8 text, small arrays lists,
     large arrays a short description, dates ISO strings, other objects their
     ``str``. Mapping-like objects (``Box``, ``DictionaryTreeBrowser``) are
     walked through ``to_dict``/``items``.
     """
     if depth > 64:
         return "<nested too deeply>"
-    if obj is None or isinstance(obj, (bool, int, str)):
-        return obj
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else str(obj)
     if isinstance(obj, np.generic):
         if isinstance(obj, np.bytes_):
             return bytes(obj).decode("utf-8", "replace")
         if isinstance(obj, np.void):
             return f"<{obj.dtype}>"
         return plain(obj.item(), depth=depth + 1)
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return obj
+    if isinstance(obj, float):
+        return float(obj)
     if isinstance(obj, (bytes, bytearray)):
         return bytes(obj).decode("utf-8", "replace").rstrip("\x00")
     if isinstance(obj, (_dt.datetime, _dt.date, _dt.time)):
@@ -295,6 +306,8 @@ def plain(obj: Any, *, depth: int = 0, max_array: int = 256) -> Any:
     if isinstance(obj, Mapping):
         return {str(k): plain(v, depth=depth + 1) for k, v in obj.items()}
     if isinstance(obj, (list, tuple, set)):
+        if all(type(v) in _PLAIN_SCALARS for v in obj):  # fast path: long tag arrays
+            return list(obj)
         return [plain(v, depth=depth + 1) for v in obj]
     if hasattr(obj, "shape") and hasattr(obj, "dtype"):
         return f"<array {obj.dtype} {tuple(obj.shape)}>"
@@ -304,10 +317,16 @@ def plain(obj: Any, *, depth: int = 0, max_array: int = 256) -> Any:
 def _get_path(tree: Mapping[str, Any], dotted: str) -> Any:
     node: Any = tree
     for part in dotted.split("."):
-        if isinstance(node, Mapping) and part in node:
-            node = node[part]
-        else:
+        if not isinstance(node, Mapping):
             return None
+        if part in node:
+            node = node[part]
+            continue
+        # HyperSpy's tree browser reaches "High tension_kV" as "High_tension_kV"
+        alias = [k for k in node if isinstance(k, str) and k.replace(" ", "_") == part]
+        if not alias:
+            return None
+        node = node[alias[0]]
     return node
 
 
@@ -440,7 +459,8 @@ def normalised_from_hyperspy(md: Mapping[str, Any], *, vendor: str | None = None
             "camera_length_m": _positive(inst.get("camera_length"), 1e-3),
             "mode": str(inst["acquisition_mode"]) if inst.get("acquisition_mode") else None,
         },
-        calibration={"pixel_size": pixel_size, "pixel_units": pixel_units} if pixel_dims else {},
+        calibration={"pixel_size": pixel_size, "pixel_units": pixel_units}
+        if pixel_dims and any(pixel_units) else {},
     )
 
 
@@ -553,8 +573,11 @@ def unique_names(dims: list[Dimension]) -> list[Dimension]:
 
 def read_record(reader: str, path: Path | str, **parameters: Any) -> dict[str, Any]:
     """The provenance record of a read."""
+    from ._version import __version__
+
     return make_record(f"sidkit.readers.{reader}.read",
-                       {"path": os.fspath(path), **parameters}, package="sidkit-readers")
+                       {"path": os.fspath(path), **parameters}, package="sidkit-readers",
+                       version=__version__)
 
 
 def _rgb_to_channels(data: Any) -> tuple[Any, list[str] | None]:
@@ -576,12 +599,14 @@ def dataset_from_signal(signal: Mapping[str, Any], path: Path | str, reader: str
                         vendor: str | None = None, software: str | None = None,
                         modality: str = "", data_type: DataType | None = None,
                         title: str | None = None, index: int = 0,
-                        energy_last: bool = True) -> Dataset:
+                        energy_last: bool = True, guard: bool = True) -> Dataset:
     """Turn one RosettaSciIO signal dict into a :class:`Dataset`.
 
     Axes are ordered by ``index_in_array`` where given; structured RGB data
     get a trailing ``channel`` dim; an energy axis is moved last when
-    ``energy_last``; read errors of the lazy data become sidkit errors.
+    ``energy_last``; with ``guard``, read errors of lazy data from a
+    third-party parser become sidkit errors (sidkit's own proxies already
+    raise sidkit errors, so readers pass ``guard=False`` for them).
     """
     data = signal["data"]
     axes = [dict(a) for a in signal.get("axes", [])]
@@ -618,7 +643,7 @@ def dataset_from_signal(signal: Mapping[str, Any], path: Path | str, reader: str
     name = title if title is not None else (general.get("title") or "")
     if not name:
         name = Path(path).stem
-    guarded_data = guarded(data, path, reader) if hasattr(data, "dask") else data
+    guarded_data = guarded(data, path, reader) if guard and hasattr(data, "dask") else data
     kinds = [d.dimension_type for d in dims]
     if energy_last and DimensionType.SPECTRAL in kinds and len(dims) > 1 and kinds[-1] != DimensionType.SPECTRAL:
         import dask.array as da

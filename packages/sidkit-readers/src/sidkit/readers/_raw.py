@@ -208,6 +208,8 @@ class MemmapProxy:
                     frames = np.asarray(frames, dtype=self.dtype)
                     if single:
                         frames = frames[0]
+                    elif rest:
+                        rest = (slice(None), *rest)
                     out = np.array(frames[rest]) if rest else np.array(frames)
             finally:
                 mmap_obj = getattr(mm, "_mmap", None)
@@ -249,18 +251,19 @@ class MemmapProxy:
 
 def frame_chunks(shape: tuple[int, ...], itemsize: int, *, frame_axes: int = 2,
                  multiple: int = 1, target_bytes: int = 64 * 2**20) -> tuple[int, ...]:
-    """Chunks of whole frames along the first axis, about ``target_bytes`` each.
+    """Chunks split only along the first axis, about ``target_bytes`` each.
 
-    The first-axis chunk is a multiple of ``multiple`` (a scan row) when it can be.
+    The first-axis chunk is a multiple of ``multiple`` (a scan row of frames)
+    when it can be; the other axes are whole. ``frame_axes`` is accepted for
+    symmetry and unused.
     """
     if not shape:
         return ()
-    per_frame = max(1, int(np.prod(shape[-frame_axes:])) * itemsize) if frame_axes else itemsize
-    lead = int(np.prod(shape[:-frame_axes])) if frame_axes and len(shape) > frame_axes else shape[0]
-    n = max(1, target_bytes // per_frame)
+    per_item = max(1, int(np.prod(shape[1:], dtype=np.int64)) * itemsize)
+    n = max(1, target_bytes // per_item)
     if multiple > 1 and n >= multiple:
         n -= n % multiple
-    n = min(n, max(1, lead))
+    n = int(min(n, max(1, shape[0])))
     return (n, *shape[1:])
 
 

@@ -15,6 +15,8 @@ import numpy as np
 
 from sidkit.core import Dataset, Dimension, DimensionType, make_record
 
+from ._version import __version__
+
 __all__ = [
     "LENGTH_UNITS",
     "dimension_type_for",
@@ -25,14 +27,14 @@ __all__ = [
     "safe_name",
 ]
 
-LENGTH_UNITS = {"m", "km", "mm", "um", "µm", "μm", "nm", "pm", "fm", "å", "Å", "a", "angstrom"}
+LENGTH_UNITS = {"m", "km", "mm", "um", "µm", "μm", "nm", "pm", "fm", "å", "Å", "angstrom"}
 _TIME_UNITS = {"s", "ms", "us", "µs", "ns", "ps", "min", "h"}
 
 
 def dimension_type_for(units: str, default: DimensionType = DimensionType.UNKNOWN) -> DimensionType:
     """SPATIAL for lengths, TEMPORAL for times, ``default`` otherwise."""
     u = (units or "").strip()
-    if u in LENGTH_UNITS or u.lower() in LENGTH_UNITS:
+    if u in LENGTH_UNITS or (len(u) > 1 and u.lower() in LENGTH_UNITS):
         return DimensionType.SPATIAL
     if u in _TIME_UNITS:
         return DimensionType.TEMPORAL
@@ -107,6 +109,6 @@ def spm_dataset(data: Any, dims: list[Dimension], *, path: Path, reader: str, ti
         data, dims, title=title, quantity=quantity or quantity_for(units), units=units or "",
         modality=modality, source=str(path), metadata=metadata, original_metadata=original_metadata,
         provenance=[make_record(f"sidkit.readers.{reader}.read", {"path": str(path)},
-                                package="sidkit-readers")],
+                                package="sidkit-readers", version=__version__)],
         **attrs,
     )

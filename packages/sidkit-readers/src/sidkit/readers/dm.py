@@ -13,11 +13,18 @@ import struct
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+
 from sidkit.core import Dataset, Reader, require
 
-from ._em import dataset_from_signal, parser_errors
+from ._em import dataset_from_signal, memmap_array, parser_errors
 
 __all__ = ["DMReader", "dm_version"]
+
+#: DM ``ImageData.DataType`` codes that are plain numpy types (packed
+#: complex and RGBA are left to RosettaSciIO).
+_DM_DTYPES = {1: "i2", 2: "f4", 3: "c8", 6: "u1", 7: "i4", 9: "i1", 10: "u2", 11: "u4",
+              12: "f8", 13: "c16", 14: "?"}
 
 
 def dm_version(head: bytes) -> int | None:
@@ -95,19 +102,14 @@ class DMReader(Reader):
                                    "check that it is a DigitalMicrograph file")
         chunks = options.get("chunks", "auto")
         with parser_errors(path, self.name, "parsing the DM tag tree"):
-            try:
-                # lazy=True builds per-chunk memory maps; nothing is read yet
-                signals = dm.file_reader(str(path), lazy=True, chunks=chunks)
-            except ValueError as exc:
-                if "RGBA" not in str(exc):
-                    raise
-                # RosettaSciIO cannot memory-map packed RGBA images: read them
-                signals = dm.file_reader(str(path), lazy=False)
+            signals = self._parse(dm, path, chunks)
         out: dict[str, Dataset] = {}
         for i, sig in enumerate(signals):
+            own = sig.pop("_own", False)
             with parser_errors(path, self.name, "decoding image metadata"):
                 ds = dataset_from_signal(sig, path, self.name, vendor="Gatan",
-                                         software=f"DigitalMicrograph (DM{version})", index=i)
+                                         software=f"DigitalMicrograph (DM{version})", index=i,
+                                         guard=not own)
             if not lazy:
                 ds = ds.persist()
             key = ds.title or f"image_{i}"
@@ -115,3 +117,76 @@ class DMReader(Reader):
                 key = f"{key}_{i}"
             out[key] = ds
         return out
+
+    def _memmap(self, sig: dict[str, Any], path: Path, chunks: Any) -> Any:
+        """A checked, byte-order-aware memory map of the image data, or None.
+
+        RosettaSciIO maps DM data in the machine's byte order; big-endian
+        (old Macintosh) files need the file's order, which the tag tree
+        records next to the data offset. The declared size is checked against
+        the file size here, so a truncated file fails when opened.
+        """
+        try:
+            image = sig["original_metadata"]["ImageList"]["TagGroup0"]["ImageData"]
+            code = int(image["DataType"])
+            info = image["Data"]
+            dims = [int(v) for v in image["Dimensions"].values()]
+            offset, size = int(info["offset"]), int(info["size"])
+            endian = info.get("endian", "little")
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
+        if code not in _DM_DTYPES or not dims:
+            return None
+        shape = tuple(dims[::-1])
+        if int(np.prod(shape, dtype=np.int64)) != size:
+            return None
+        dtype = np.dtype(_DM_DTYPES[code]).newbyteorder(">" if endian == "big" else "<")
+        return memmap_array(path, self.name, offset, shape, dtype, lazy=True, chunks=chunks)
+
+    def _parse(self, dm: Any, path: Path, chunks: Any) -> list[dict[str, Any]]:
+        """RosettaSciIO's DM parse, with sidkit's own memory maps for the data.
+
+        This follows :func:`rsciio.digitalmicrograph.file_reader` but builds
+        the data arrays itself (byte-order aware, size-checked, picklable) and
+        skips RosettaSciIO's per-image deep copies; packed-complex and RGBA
+        images keep RosettaSciIO's decoding. Falls back to ``file_reader`` if
+        RosettaSciIO's parser classes change.
+        """
+        api = require("rsciio.digitalmicrograph._api", extra=self.extra, reader=self.name,
+                      pip_name="rosettasciio")
+        if not (hasattr(api, "DigitalMicrographReader") and hasattr(api, "ImageObject")):
+            return [{**sig, "_own": False} for sig in self._rsciio(dm, path, chunks)]
+        out = []
+        with open(path, "rb") as fh:
+            reader = api.DigitalMicrographReader(fh)
+            reader.parse_file()
+            imdicts = reader.get_image_dictionaries() or []
+            tags = dict(reader.tags_dict)
+            tags.pop("ImageList", None)
+            for imdict in imdicts:
+                image = api.ImageObject(imdict, fh, order=None)
+                image.filename = str(path)
+                original = {**tags, "ImageList": {"TagGroup0": image.imdict.to_dict()}}
+                sig = {"axes": image.get_axes_dict(), "metadata": image.get_metadata(),
+                       "original_metadata": original, "mapping": image.get_mapping()}
+                own = self._memmap({**sig, "data": None}, path, chunks)
+                if own is None:
+                    try:
+                        data = image.get_data(True, chunks)
+                    except ValueError as exc:
+                        if "RGBA" not in str(exc):
+                            raise
+                        data = image.get_data(False, chunks)  # RGBA cannot be memory-mapped
+                sig["data"] = own if own is not None else data
+                sig["_own"] = own is not None
+                out.append(sig)
+        return out
+
+    @staticmethod
+    def _rsciio(dm: Any, path: Path, chunks: Any) -> list[dict[str, Any]]:
+        try:
+            return dm.file_reader(str(path), lazy=True, chunks=chunks)
+        except ValueError as exc:
+            if "RGBA" not in str(exc):
+                raise
+            return dm.file_reader(str(path), lazy=False)

@@ -33,6 +33,15 @@ __all__ = ["BerkeleyEMDReader", "is_berkeley_emd"]
 
 _MAX_GROUPS = 10_000
 _MAX_DIM_VALUES = 1 << 24
+_DATA_NAMES = ("data", "counted_datacube", "datacube", "diffractionslice", "realslice",
+               "pointlistarray", "pointlist")
+_QUANTITY = {"SPATIAL": "length", "RECIPROCAL": "reciprocal length", "SPECTRAL": "energy",
+             "TEMPORAL": "time"}
+#: Prismatic's short simulation-parameter names, as RosettaSciIO spells them out
+_PRISMATIC_KEYS = {"ns": "numSlices", "s": "sliceThickness", "zs": "zStart", "E": "E0",
+                   "c": "cellDimension", "t": "tile", "px": "realspacePixelSizeX",
+                   "py": "realspacePixelSizeY", "d": "detectorAngleStep", "sa": "probeSemiangle",
+                   "df": "probeDefocus", "F": "numFP", "a": "algorithm", "i": "filenameAtoms"}
 
 
 def is_berkeley_emd(path: Path) -> bool:
@@ -44,7 +53,9 @@ def is_berkeley_emd(path: Path) -> bool:
         return False
     try:
         with h5py.File(path, "r", locking=False) as fh:
-            if "version_major" in fh.attrs and "Version" not in fh:
+            if "Version" in fh and "Data" in fh:
+                return False  # a Velox file (same suffix); not Berkeley EMD
+            if "version_major" in fh.attrs:
                 return True
             found = []
 
@@ -120,7 +131,7 @@ class BerkeleyEMDReader(Reader):
         return is_hdf5(head) and is_berkeley_emd(path)
 
     def read(self, path: Path, *, lazy: bool = True, **options: Any) -> dict[str, Dataset]:
-        """Read every EMD data group of the file.
+        """Read every EMD dataset of the file.
 
         Parameters
         ----------
@@ -129,88 +140,153 @@ class BerkeleyEMDReader(Reader):
         lazy : bool, default True
             Read chunk by chunk on demand.
         **options
-            ``allow_external`` (default False): read datasets whose data
-            live in other files.
+            ``stack_groups`` (default True): stack numbered groups with a
+            common path (``group0000``, ``group0001``, Prismatic
+            ``..._depth0000``) into one dataset with a leading axis, as
+            RosettaSciIO does; ``allow_external`` (default False): read
+            datasets whose data live in other files.
 
         Returns
         -------
         dict of str to Dataset
-            Named after each group's path (last component).
+            Named after each group (the common stem for stacked groups).
         """
         require("h5py", extra=self.extra, reader=self.name)
         allow_external = bool(options.get("allow_external", False))
+        stack = bool(options.get("stack_groups", True))
         out: dict[str, Dataset] = {}
         with open_h5(path, self.name) as fh, parser_errors(path, self.name, "reading the EMD groups"):
-            groups: list[str] = []
-
-            def visit(name: str, obj: Any) -> None:
-                if len(groups) < _MAX_GROUPS and hasattr(obj, "keys"):
-                    try:
-                        kind = int(np.asarray(obj.attrs.get("emd_group_type", 0)).reshape(-1)[0])
-                    except (TypeError, ValueError, IndexError):
-                        kind = 0
-                    if kind == 1:
-                        groups.append(name)
-
-            fh.visititems(visit)
+            paths = self._dataset_paths(fh)
             root = _tree(fh) if len(fh.keys()) < 1000 else _attrs(fh)
-            for index, gname in enumerate(groups):
-                ds = self._read_group(path, fh, gname, root, index, lazy, allow_external)
+            prismatic = "4DSTEM_simulation" in fh
+            simulation = self._simulation_parameters(fh) if prismatic else {}
+            index = 0
+            while paths:
+                first = paths.pop(0)
+                group = first.rsplit("/", 1)[0]
+                dname = first.rsplit("/", 1)[1]
+                members = [group]
+                stem = group
+                if stack:
+                    if prismatic and "ppotential" not in first:
+                        stem = group[:-4]
+                    for other in paths[:]:
+                        if other != first and stem in other:
+                            members.append(other.rsplit("/", 1)[0])
+                            paths.remove(other)
+                title = stem.rstrip("/").split("/")[-1].replace("_depth", "")
+                ds = self._read_groups(path, fh, members, dname, title, root, simulation, index,
+                                       lazy, allow_external)
                 if ds is None:
                     continue
-                key = gname.rstrip("/").split("/")[-1]
-                if key in out:
-                    key = gname.replace("/", "_")
+                key = title if title not in out else stem.strip("/").replace("/", "_")
                 out[key] = ds
+                index += 1
         if not out:
             raise CorruptFileError(path, self.name, "holds no EMD data group (emd_group_type = 1) "
                                    "with a data array; is it a Berkeley EMD file?")
         return out
 
-    def _read_group(self, path: Path, fh: Any, gname: str, root: dict[str, Any], index: int,
-                    lazy: bool, allow_external: bool) -> Dataset | None:
-        group = fh[gname]
-        arrays = [k for k in group.keys()
-                  if not re.fullmatch(r"dim\d+", k) and hasattr(group[k], "shape")]
-        if not arrays:
+    @staticmethod
+    def _dataset_paths(fh: Any) -> list[str]:
+        """Datasets named like EMD data inside groups with ``emd_group_type``."""
+        found: list[str] = []
+
+        def visit(name: str, obj: Any) -> None:
+            if len(found) >= _MAX_GROUPS or not hasattr(obj, "shape"):
+                return
+            if not name.rsplit("/", 1)[-1].startswith(_DATA_NAMES):
+                return
+            parent = obj.parent
+            try:
+                kind = int(np.asarray(parent.attrs.get("emd_group_type", 0)).reshape(-1)[0])
+            except (TypeError, ValueError, IndexError):
+                kind = 0
+            if kind:
+                found.append("/" + name.lstrip("/"))
+
+        fh.visititems(visit)
+        return found
+
+    @staticmethod
+    def _simulation_parameters(fh: Any) -> dict[str, Any]:
+        grp = fh.get("4DSTEM_simulation/metadata/metadata_0/original/simulation_parameters")
+        if grp is None:
+            return {}
+        return {_PRISMATIC_KEYS.get(k, k): v for k, v in _attrs(grp).items()}
+
+    def _read_groups(self, path: Path, fh: Any, members: list[str], dname: str, title: str,
+                     root: dict[str, Any], simulation: dict[str, Any], index: int, lazy: bool,
+                     allow_external: bool) -> Dataset | None:
+        import dask.array as da
+
+        dsets = [fh.get(f"{g}/{dname}") for g in members]
+        if any(d is None or not hasattr(d, "shape") for d in dsets):
             return None
-        data_name = "data" if "data" in arrays else arrays[0]
-        dset = group[data_name]
-        check_storage(dset, path, self.name, allow_external=allow_external)
-        shape = tuple(int(n) for n in dset.shape)
+        for d in dsets:
+            check_storage(d, path, self.name, allow_external=allow_external)
+        if dsets[0].dtype.kind not in "biufc":
+            return None  # string / compound tables (point lists) are not arrays
+        if len({(d.shape, d.dtype) for d in dsets}) != 1:
+            dsets, members = dsets[:1], members[:1]
+        group = fh[members[0]]
+        shape = tuple(int(n) for n in dsets[0].shape)
+        base = 0 if f"{members[0]}/dim0" in fh else 1
         dims = []
         for axis, n in enumerate(shape):
-            dname = f"dim{axis + 1}"
+            dname_axis = f"dim{axis + base}"
             name, units, values = f"dim_{axis}", "", None
-            if dname in group:
-                d = group[dname]
-                a = _attrs(d)
+            if dname_axis in group:
+                dd = group[dname_axis]
+                a = _attrs(dd)
                 name = str(a.get("name") or name)
                 units = clean_units(a.get("units"))
-                if d.shape == (n,) and n <= _MAX_DIM_VALUES and d.dtype.kind in "iuf":
-                    values = np.asarray(d[()], dtype=float)
+                if dd.shape == (n,) and n <= _MAX_DIM_VALUES and dd.dtype.kind in "iuf":
+                    values = np.asarray(dd[()], dtype=float)
             kind = _dim_kind(name, units)
             dims.append(Dimension(name, values if values is not None else n, units=units,
-                                  dimension_type=kind,
-                                  quantity={"SPATIAL": "length", "RECIPROCAL": "reciprocal length",
-                                            "SPECTRAL": "energy", "TEMPORAL": "time"}.get(kind.name, "generic")))
+                                  dimension_type=kind, quantity=_QUANTITY.get(kind.name, "generic")))
+        arrays = [lazy_array(path, d, self.name) for d in dsets]
+        if len(arrays) > 1:
+            data = da.stack(arrays)
+            dims.insert(0, self._stack_dim(len(arrays), simulation))
+            keep = [i for i, n in enumerate(data.shape) if n != 1]
+            if len(keep) != data.ndim:  # RosettaSciIO squeezes stacked data
+                data = data.reshape(tuple(data.shape[i] for i in keep))
+                dims = [dims[i] for i in keep]
+        else:
+            data = arrays[0]
         dims = unique_names(dims)
-        data = lazy_array(path, dset, self.name)
         if not lazy:
             data = data.persist()
-        title = str(_attrs(group).get("title") or gname.rstrip("/").split("/")[-1])
-        original = {"group": gname, "attrs": _attrs(group), "file": root}
+        original = {"groups": members, "dataset": dname, "attrs": _attrs(group), "file": root}
+        if simulation:
+            original["simulation_parameters"] = simulation
         spatial = [d for d in dims if d.dimension_type is DimensionType.SPATIAL]
-        beam = self._beam_energy(root)
         metadata = normalised_metadata(
-            beam={"energy_eV": beam},
+            beam={"energy_eV": self._beam_energy(root)},
             calibration={"pixel_size": [d.scale for d in spatial[:2]],
                          "pixel_units": [d.units for d in spatial[:2]]},
-            instrument={"software": "Prismatic" if "4DSTEM_simulation" in fh else None},
+            instrument={"software": "Prismatic" if simulation else None},
         )
         return Dataset(data, dims, title=title, quantity="intensity", units="a.u.",
                        source=str(path), metadata=metadata, original_metadata=original,
-                       provenance=[read_record(self.name, path, group=gname, index=index)])
+                       provenance=[read_record(self.name, path, groups=members, index=index)])
+
+    @staticmethod
+    def _stack_dim(n: int, simulation: dict[str, Any]) -> Dimension:
+        """The stacking axis: Prismatic depth in Å when the slices tile the cell, else an index."""
+        try:
+            scale = float(simulation["numSlices"]) * float(simulation.get("sliceThickness", 1.0))
+            offset = float(simulation.get("zStart", 0.0)) or scale
+            total = float(np.asarray(simulation["tile"]).reshape(-1)[2]) * float(
+                np.asarray(simulation["cellDimension"]).reshape(-1)[0])
+            if np.isclose(total, n * scale, rtol=1e-4):
+                return Dimension.linear("depth", n, scale=scale, offset=offset, units="Å",
+                                        quantity="length", dimension_type=DimensionType.SPATIAL)
+        except (KeyError, TypeError, ValueError, IndexError):
+            pass
+        return Dimension("stack", n, quantity="index", units="", dimension_type=DimensionType.UNKNOWN)
 
     @staticmethod
     def _beam_energy(root: dict[str, Any]) -> float | None:

@@ -237,7 +237,14 @@ class IbwReader(Reader):
             calibration={"pixel_size": [d.scale for d in spatial[:2][::-1]],
                          "pixel_units": [d.units for d in spatial[:2][::-1]]},
         )
-        arr = data
+        import dask.array as da
+        from dask.base import tokenize
+
+        st = path.stat()
+        # one dask array over the whole wave, named from the file (no hashing of the data);
+        # channels and the (y, x) transpose are lazy views of it
+        arr = da.from_array(data, chunks=data.shape,
+                            name=f"ibw-{path.name}-{tokenize(str(path), st.st_mtime_ns, st.st_size)}")
         order = list(range(nd))
         if nd >= 2:
             order[0], order[1] = 1, 0  # (y, x, ...): rows are y
@@ -246,18 +253,20 @@ class IbwReader(Reader):
             names = labels[channel_axis][1:]
             kept = [j for j in order if j != channel_axis]
             for k, label in enumerate(names):
-                chan = np.take(arr, k, axis=channel_axis)
+                index: list[Any] = [slice(None)] * nd
+                index[channel_axis] = k
+                chan = arr[tuple(index)]
                 sub_order = [j if j < channel_axis else j - 1 for j in kept]
                 units = self._channel_units(label, data_units)
                 key = safe_name(label or f"channel_{k}", out)
                 out[key] = spm_dataset(
-                    np.transpose(chan, sub_order), [dims[j] for j in kept], path=path, reader=self.name,
+                    chan.transpose(sub_order), [dims[j] for j in kept], path=path, reader=self.name,
                     title=label or f"{title} {k}", units=units, metadata=metadata,
                     original_metadata={**original, "channel": label, "channel_index": k},
                 )
             return out
         out[safe_name(title, out)] = spm_dataset(
-            np.transpose(arr, order), [dims[j] for j in order], path=path, reader=self.name,
+            arr.transpose(order), [dims[j] for j in order], path=path, reader=self.name,
             title=title, units=data_units, metadata=metadata, original_metadata=original,
         )
         return out

@@ -24,8 +24,8 @@ import numpy as np
 
 from sidkit.core import (
     CorruptFileError,
-    DataType,
     Dataset,
+    DataType,
     Dimension,
     DimensionMismatchError,
     DimensionType,
@@ -37,6 +37,7 @@ from sidkit.core import (
 
 from ._metadata import normalised_metadata
 from ._raw import DECODERS, MemmapProxy, file_size, frame_chunks, lazy_memmap
+from ._version import __version__
 
 __all__ = ["MibReader", "parse_frame_header", "parse_hdr"]
 
@@ -367,6 +368,6 @@ class MibReader(Reader):
             source=str(path), metadata=metadata, original_metadata=original,
             provenance=[make_record("sidkit.readers.mib.MibReader.read",
                                     {"path": str(path), "scan_shape": list(scan), "flip": flip},
-                                    package="sidkit-readers")],
+                                    package="sidkit-readers", version=__version__)],
         )
         return {"mib": ds}

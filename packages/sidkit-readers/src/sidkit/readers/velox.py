@@ -2,7 +2,8 @@
 
 Images, image stacks, EDS maps, spectra and spectrum images (decoded from
 Velox's spectrum streams) are parsed by RosettaSciIO
-(``pip install "sidkit-readers[velox]"``). Berkeley EMD files share the
+(``pip install "sidkit-readers[velox]"``; spectrum streams also need sparse:
+``pip install "sidkit-readers[velox-eds]"``). Berkeley EMD files share the
 ``.emd`` suffix; :meth:`VeloxReader.claims` tells them apart by content.
 """
 
@@ -10,9 +11,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+
+import numpy as np
 from typing import Any, ClassVar
 
-from sidkit.core import CorruptFileError, Dataset, Reader, require
+from sidkit.core import CorruptFileError, Dataset, MissingDependencyError, Reader, module_available, require
 from sidkit.core.hdf5 import is_hdf5
 
 from ._em import dataset_from_signal, parser_errors
@@ -20,27 +23,36 @@ from ._em import dataset_from_signal, parser_errors
 __all__ = ["VeloxReader", "is_velox"]
 
 
-def is_velox(path: Path) -> bool:
-    """True when ``path`` is an HDF5 file whose ``/Version`` says Velox.
+def _inspect(path: Path) -> tuple[bool, bool]:
+    """(is a Velox file, has a non-empty ``/Data/SpectrumStream``), in one open.
 
-    Needs h5py; returns False on any error.
+    Opens with HDF5's default locking, as RosettaSciIO does: HDF5 refuses to
+    open one file twice with different locking flags, and a lazy read keeps
+    the file open. Returns ``(False, False)`` on any error.
     """
     try:
         import h5py
     except ImportError:
-        return False
+        return False, False
     try:
-        with h5py.File(path, "r", locking=False) as fh:
+        with h5py.File(path, "r") as fh:
             if "Version" not in fh or "Data" not in fh:
-                return False
+                return False, False
             raw = fh["Version"][()]
             item = raw.reshape(-1)[0] if hasattr(raw, "reshape") else raw
             if isinstance(item, bytes):
                 item = item.decode("utf-8", "replace")
             version = json.loads(str(item))
-            return version.get("format") in ("Velox", "DevelopersKit")
+            velox = isinstance(version, dict) and version.get("format") in ("Velox", "DevelopersKit")
+            grp = fh.get("Data/SpectrumStream")
+            return velox, bool(velox and grp is not None and len(grp) > 0)
     except Exception:  # noqa: BLE001 - claims never raise
-        return False
+        return False, False
+
+
+def is_velox(path: Path) -> bool:
+    """True when ``path`` is an HDF5 file whose ``/Version`` says Velox."""
+    return _inspect(path)[0]
 
 
 class VeloxReader(Reader):
@@ -65,7 +77,12 @@ class VeloxReader(Reader):
         return is_hdf5(head)
 
     def claims(self, path: Path, head: bytes) -> bool:
-        return is_hdf5(head) and is_velox(path)
+        if not is_hdf5(head):
+            return False
+        if not module_available("h5py"):
+            # cannot look inside: claim .emd so that read() names the extra to install
+            return path.suffix.lower() == ".emd"
+        return is_velox(path)
 
     def read(self, path: Path, *, lazy: bool = True, **options: Any) -> dict[str, Dataset]:
         """Read every dataset of a Velox file.
@@ -86,7 +103,12 @@ class VeloxReader(Reader):
         -------
         dict of str to Dataset
         """
-        require("h5py", extra=self.extra, reader=self.name)
+        if not module_available("h5py"):
+            raise MissingDependencyError(
+                f"{path}: reading .emd files needs h5py, which is not installed: "
+                "pip install 'sidkit-readers[velox]' (Thermo Fisher Velox) or "
+                "'sidkit-readers[emd]' (Berkeley EMD)"
+            )
         emd = require("rsciio.emd", extra=self.extra, reader=self.name, pip_name="rosettasciio")
         allowed = {"sum_frames", "sum_EDS_detectors", "rebin_energy", "first_frame",
                    "last_frame", "SI_dtype", "load_SI_image_stack", "select_type"}
@@ -94,21 +116,91 @@ class VeloxReader(Reader):
         if unknown:
             raise TypeError(f"reader 'velox' got unknown options {sorted(unknown)}; "
                             f"it accepts {sorted(allowed)}")
-        if not is_velox(path):
+        velox, stream = _inspect(path)
+        if not velox:
+            from sidkit.core.hdf5 import open_h5
+
+            with open_h5(path, self.name):  # a damaged HDF5 file gets HDF5's diagnosis
+                pass
             raise CorruptFileError(path, self.name, "is not a Velox EMD file (no /Version with "
                                    "format 'Velox'); for Berkeley EMD use reader='emd'")
+        if (options.get("select_type") not in ("images", "single_spectrum")
+                and stream and not module_available("sparse")):
+            raise MissingDependencyError(
+                f"{path}: reader 'velox': this file holds an EDS spectrum stream, whose "
+                "decoding needs sparse: pip install 'sidkit-readers[velox-eds]' "
+                "(or pass select_type='images' to read only its images)"
+            )
         with parser_errors(path, self.name, "parsing the Velox file"):
             signals = emd.file_reader(str(path), lazy=lazy, **options)
+        own = self._own_arrays(path, signals) if lazy else [None] * len(signals)
         out: dict[str, Dataset] = {}
-        for i, sig in enumerate(signals):
+        for i, (sig, mine) in enumerate(zip(signals, own)):
+            if mine is not None:
+                sig = {**sig, "data": mine}
             with parser_errors(path, self.name, "decoding the Velox metadata"):
                 ds = dataset_from_signal(sig, path, self.name, vendor="Thermo Fisher Scientific",
-                                         software="Velox", index=i)
+                                         software="Velox", index=i, guard=mine is None)
                 ds = self._add_detector(ds, sig)
             key = ds.title or f"dataset_{i}"
             if key in out:
                 key = f"{key}_{i}"
             out[key] = ds
+        return out
+
+    def _own_arrays(self, path: Path, signals: list[dict[str, Any]]) -> list[Any]:
+        """Replace RosettaSciIO's lazy image arrays by picklable ones.
+
+        RosettaSciIO's lazy images are dask arrays over an open h5py dataset
+        (``/Data/Image/<uuid>/Data``, stored (y, x, frames)), which keeps the
+        file open and cannot be sent to worker processes. Where a signal is
+        such an image, sidkit builds the same array from a path-based proxy
+        (:class:`sidkit.core.hdf5.H5ArrayProxy`); when every signal was
+        replaced, RosettaSciIO's file handle is closed. Signals it cannot
+        match (spectrum streams, FFT/DPC compound data) keep RosettaSciIO's
+        array, and then all signals keep RosettaSciIO's arrays (HDF5 refuses to
+        open one file with two locking settings at once).
+        """
+        import dask.array as da
+        import h5py
+        from dask.base import tokenize
+
+        from sidkit.core.hdf5 import H5ArrayProxy, auto_chunks
+
+        out: list[Any] = []
+        handles = []
+        for sig in signals:
+            data = sig["data"]
+            mine = None
+            try:
+                graph = dict(data.__dask_graph__()) if hasattr(data, "__dask_graph__") else {}
+                dsets = {v.name: v for v in graph.values() if isinstance(v, h5py.Dataset)}
+                if len(dsets) == 1:
+                    dset = next(iter(dsets.values()))
+                    handles.append(dset.file)
+                    if dset.ndim == 3 and not dset.dtype.names and dset.name.startswith("/Data/Image/"):
+                        proxy = H5ArrayProxy(path, dset.name, dset.shape, dset.dtype, dset.chunks, self.name)
+                        chunks = auto_chunks(proxy.shape, proxy.dtype.itemsize, dset.chunks)
+                        name = f"velox-{path.name}-{tokenize(str(path), dset.name, path.stat().st_mtime_ns)}"
+                        arr = da.from_array(proxy, chunks=chunks, name=name, lock=False, asarray=True,
+                                            meta=np.empty((0, 0, 0), dtype=proxy.dtype))
+                        arr = da.transpose(arr, (2, 0, 1))
+                        if tuple(data.shape) == arr.shape[1:]:
+                            arr = arr[0]
+                        if tuple(arr.shape) == tuple(data.shape) and arr.dtype == data.dtype:
+                            mine = arr
+            except Exception:  # noqa: BLE001 - keep RosettaSciIO's array
+                mine = None
+            out.append(mine)
+        if not all(m is not None for m in out):
+            # RosettaSciIO's handle stays open (default locking) for the signals
+            # it keeps; HDF5 would refuse sidkit's unlocked reads of the same file
+            return [None] * len(out)
+        for fh in {id(h): h for h in handles}.values():
+            try:
+                fh.close()
+            except Exception:  # noqa: BLE001
+                pass
         return out
 
     @staticmethod
@@ -121,5 +213,16 @@ class VeloxReader(Reader):
             detector = None
         if not acq.get("detector"):
             acq["detector"] = str(detector or ds.title)
+        try:
+            dwell = float(om.get("Scan", {}).get("DwellTime"))
+        except (AttributeError, TypeError, ValueError):
+            dwell = None
+        try:
+            index = om["BinaryResult"]["DetectorIndex"]
+            scanning = om["Detectors"][f"Detector-{index}"]["DetectorType"] == "ScanningDetector"
+        except (KeyError, TypeError):
+            scanning = False
+        if scanning and dwell and dwell > 0 and "dwell_time_s" not in acq:
+            acq["dwell_time_s"] = dwell
         ds.metadata.setdefault("instrument", {}).setdefault("vendor", "Thermo Fisher Scientific")
         return ds

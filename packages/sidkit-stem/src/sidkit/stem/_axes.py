@@ -8,6 +8,7 @@ from typing import Any
 
 import dask.array as da
 import numpy as np
+
 from sidkit.core import Dataset, Dimension, DimensionMismatchError, DimensionType
 
 PACKAGE = "sidkit-stem"
@@ -40,15 +41,6 @@ def stem_data(ds: Dataset) -> tuple[da.Array, list[Dimension], list[Dimension]]:
     order = scan + det
     data = ds.data if order == (0, 1, 2, 3) else ds.data.transpose(order)
     return data, [ds.dims[i] for i in scan], [ds.dims[i] for i in det]
-
-
-def image_axes(ds: Dataset) -> tuple[int, int]:
-    """Axis indices of a 2-D image's dims (SPATIAL preferred)."""
-    if ds.ndim != 2:
-        raise DimensionMismatchError(
-            f"an image needs two dims; '{ds.title or 'dataset'}' has {ds.ndim}: {list(ds.dim_names)}"
-        )
-    return (0, 1)
 
 
 def pixel_to_value(dim: Dimension, pixel: Any) -> Any:
@@ -127,9 +119,3 @@ def full_detector_chunks(data: da.Array) -> da.Array:
     if len(data.chunks[2]) == 1 and len(data.chunks[3]) == 1:
         return data
     return data.rechunk({0: "auto", 1: "auto", 2: -1, 3: -1})
-
-
-def scan_component_dim(names: list[str]) -> Dimension:
-    """A CHANNEL dim indexing the components of a vector map."""
-    return Dimension("component", len(names), quantity="component", units="",
-                     dimension_type=DimensionType.CHANNEL)

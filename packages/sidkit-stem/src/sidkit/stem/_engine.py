@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import dask.array as da
 import numpy as np
+from dask.base import tokenize
 
 from ._axes import full_detector_chunks, result_dtype
+from ._threads import single_threaded_blas
 
 
 def _block_sums(block: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -20,11 +22,12 @@ def _block_sums(block: np.ndarray, weights: np.ndarray) -> np.ndarray:
     a, b = block.shape[:2]
     n = weights.shape[1]
     out = np.empty((a, b, n), dtype=weights.dtype)
-    for i in range(a):
-        rows = block[i].reshape(b, -1)
-        if rows.dtype != weights.dtype:
-            rows = rows.astype(weights.dtype)
-        np.matmul(rows, weights, out=out[i])
+    with single_threaded_blas():
+        for i in range(a):
+            rows = block[i].reshape(b, -1)
+            if rows.dtype != weights.dtype:
+                rows = rows.astype(weights.dtype)
+            np.matmul(rows, weights, out=out[i])
     return out
 
 
@@ -47,8 +50,9 @@ def detector_sums(data: da.Array, weights: np.ndarray) -> da.Array:
     dtype = result_dtype(data.dtype)
     n = weights.shape[0]
     w = np.ascontiguousarray(weights.reshape(n, -1).T.astype(dtype))
-    return da.blockwise(
-        _block_sums, "ijn", data, "ijkl", w, None,
-        new_axes={"n": n}, dtype=dtype, concatenate=True,
-        meta=np.empty((0, 0, 0), dtype=dtype),
+    name = f"stem-detector-sums-{tokenize(data, w)}"
+    # detector axes are whole: each task gets whole patterns, without a copy
+    return da.map_blocks(
+        _block_sums, data, w, name=name, dtype=dtype, drop_axis=3,
+        chunks=(data.chunks[0], data.chunks[1], (n,)), meta=np.empty((0, 0, 0), dtype=dtype),
     )

@@ -8,9 +8,11 @@ from typing import Any
 import dask.array as da
 import numpy as np
 from scipy import ndimage
-from sidkit.core import DataType, Dataset, Dimension, DimensionMismatchError, DimensionType
+
+from sidkit.core import Dataset, DataType, Dimension, DimensionMismatchError, DimensionType
 
 from ._axes import PACKAGE, detector_units, full_detector_chunks, length_to_pixels, pixel_to_value, stem_data
+from ._threads import single_threaded_blas
 
 __all__ = ["find_bragg_disks", "probe_kernel", "DISK_FIELDS"]
 
@@ -47,33 +49,48 @@ def probe_kernel(probe: Any) -> np.ndarray:
     return k / k.sum()
 
 
-def _upsampled_peak(spec: np.ndarray, peak: tuple[float, float], upsample: int) -> tuple[float, float, float]:
-    """Refine a correlation peak by evaluating the inverse DFT of ``spec`` on
-    a grid ``upsample`` times finer around ``peak`` (matrix DFT), then a
-    parabola through the finest maximum."""
+def _upsampled_peaks(spec: np.ndarray, peaks: np.ndarray, upsample: int) -> np.ndarray:
+    """Refine correlation peaks (P, 2) by evaluating the inverse DFT of
+    ``spec`` on grids ``upsample`` times finer around each (matrix DFT,
+    batched over peaks), then a parabola through each finest maximum.
+
+    Returns (P, 3): position (2) and correlation value.
+    """
     n0, n1 = spec.shape
+    npk = len(peaks)
     m = int(np.ceil(1.5 * upsample)) | 1
     off = (np.arange(m) - m // 2) / upsample
-    y = peak[0] + off
-    x = peak[1] + off
-    e0 = np.exp(2j * np.pi * np.outer(y, np.fft.fftfreq(n0)))
-    e1 = np.exp(2j * np.pi * np.outer(np.fft.fftfreq(n1), x))
-    up = (e0 @ spec @ e1).real / (n0 * n1)
-    i, j = np.unravel_index(int(np.argmax(up)), up.shape)
-    di = dj = 0.0
-    if 0 < i < m - 1:
-        a, b, c = up[i - 1, j], up[i, j], up[i + 1, j]
-        d = a - 2 * b + c
-        di = 0.5 * (a - c) / d if d < 0 else 0.0
-    if 0 < j < m - 1:
-        a, b, c = up[i, j - 1], up[i, j], up[i, j + 1]
-        d = a - 2 * b + c
-        dj = 0.5 * (a - c) / d if d < 0 else 0.0
-    return peak[0] + (i - m // 2 + di) / upsample, peak[1] + (j - m // 2 + dj) / upsample, float(up[i, j])
+    y = peaks[:, :1] + off[None, :]
+    x = peaks[:, 1:2] + off[None, :]
+    e0 = np.exp(2j * np.pi * y.reshape(-1, 1) * np.fft.fftfreq(n0)[None, :])
+    e1 = np.exp(2j * np.pi * np.fft.fftfreq(n1)[None, :, None] * x[:, None, :])
+    up = np.matmul((e0 @ spec).reshape(npk, m, n1), e1).real / (n0 * n1)
+    out = np.empty((npk, 3))
+    for p in range(npk):
+        u = up[p]
+        i, j = np.unravel_index(int(np.argmax(u)), u.shape)
+        di = dj = 0.0
+        if 0 < i < m - 1:
+            a, b, c = u[i - 1, j], u[i, j], u[i + 1, j]
+            d = a - 2 * b + c
+            di = 0.5 * (a - c) / d if d < 0 else 0.0
+        if 0 < j < m - 1:
+            a, b, c = u[i, j - 1], u[i, j], u[i, j + 1]
+            d = a - 2 * b + c
+            dj = 0.5 * (a - c) / d if d < 0 else 0.0
+        out[p] = (peaks[p, 0] + (i - m // 2 + di) / upsample,
+                  peaks[p, 1] + (j - m // 2 + dj) / upsample, u[i, j])
+    return out
 
 
 def _disks_block(block: np.ndarray, kernel_ft: np.ndarray, threshold: float, min_distance: float,
                  max_peaks: int, edge: int, upsample: int) -> np.ndarray:
+    with single_threaded_blas():
+        return _disks_loop(block, kernel_ft, threshold, min_distance, max_peaks, edge, upsample)
+
+
+def _disks_loop(block: np.ndarray, kernel_ft: np.ndarray, threshold: float, min_distance: float,
+                max_peaks: int, edge: int, upsample: int) -> np.ndarray:
     a, b, n0, n1 = block.shape
     out = np.full((a, b, max_peaks, 3), np.nan)
     size = max(3, 2 * int(np.ceil(min_distance)) + 1)
@@ -95,15 +112,21 @@ def _disks_block(block: np.ndarray, kernel_ft: np.ndarray, threshold: float, min
                 continue
             vals = cc[idx[:, 0], idx[:, 1]]
             order = np.argsort(-vals, kind="stable")
-            kept: list[tuple[float, float, float]] = []
+            kept: list[int] = []
             for k in order:
-                p = (float(idx[k, 0]), float(idx[k, 1]))
-                if any((p[0] - q[0]) ** 2 + (p[1] - q[1]) ** 2 < min_distance ** 2 for q in kept):
+                p = idx[k]
+                if any((p[0] - idx[q][0]) ** 2 + (p[1] - idx[q][1]) ** 2 < min_distance ** 2 for q in kept):
                     continue
-                kept.append(_upsampled_peak(spec, p, upsample) if upsample > 1 else (*p, float(vals[k])))
+                kept.append(int(k))
                 if len(kept) == max_peaks:
                     break
-            out[i, j, : len(kept)] = np.asarray(kept)
+            pk = idx[kept].astype(float)
+            if upsample > 1:
+                res = _upsampled_peaks(spec, pk, upsample)
+            else:
+                res = np.column_stack([pk, vals[kept]])
+            res = res[np.argsort(-res[:, 2], kind="stable")]
+            out[i, j, : len(kept)] = res
     return out
 
 
@@ -174,7 +197,7 @@ def find_bragg_disks(ds: Dataset, probe: Any, *, threshold: float = 0.1, min_dis
                     quantity="disk position", units=detector_units(det, pixels),
                     data_type=DataType.POINT_CLOUD)
     res.metadata.setdefault("stem", {}).update(
-        {"fields": [det[0].name, det[1].name, "intensity"], "detector_dims": [d.to_dict() for d in det]}
+        {"fields": [det[0].name, det[1].name, "intensity"], "detector_dims": [det[0].name, det[1].name]}
     )
     return res
 

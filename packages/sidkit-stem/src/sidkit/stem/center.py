@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import dask.array as da
 import numpy as np
 from scipy import ndimage
-from sidkit.core import DataType, Dataset, Dimension, DimensionMismatchError, DimensionType
+
+from sidkit.core import Dataset, DataType, Dimension, DimensionMismatchError, DimensionType
 
 from ._axes import PACKAGE, detector_units, full_detector_chunks, pixel_to_value, stem_data, value_to_pixel
 
@@ -15,8 +14,9 @@ __all__ = ["find_center", "center_patterns"]
 
 
 def _beam_centres(block: np.ndarray, threshold: float) -> np.ndarray:
-    """(a, b, k0, k1) -> (a, b, 2) centre of mass, in pixels, of the pixels
-    brighter than ``threshold`` times each pattern's maximum."""
+    """(a, b, k0, k1) -> (a, b, 2) centre of mass, in pixels, of each
+    pattern's intensity above ``threshold`` times its maximum (the excess
+    intensity is the weight, so the estimate varies smoothly with the beam)."""
     a, b, n0, n1 = block.shape
     p0 = np.arange(n0, dtype=float)
     p1 = np.arange(n1, dtype=float)
@@ -27,7 +27,7 @@ def _beam_centres(block: np.ndarray, threshold: float) -> np.ndarray:
             top = pat.max()
             if not np.isfinite(top) or top <= 0:
                 continue
-            w = np.where(pat >= threshold * top, pat, 0.0)
+            w = np.clip(pat - threshold * top, 0.0, None)
             s = w.sum()
             out[i, j, 0] = (w.sum(axis=1) @ p0) / s
             out[i, j, 1] = (w.sum(axis=0) @ p1) / s
@@ -52,8 +52,8 @@ def find_center(ds: Dataset, *, threshold: float = 0.5, fit: str | None = None,
                 pixels: bool = False) -> Dataset:
     """Position of the direct beam in every pattern.
 
-    The beam is the centre of mass of the pixels brighter than ``threshold``
-    times the pattern's maximum.
+    The beam is the centre of mass of the intensity in excess of
+    ``threshold`` times the pattern's maximum.
 
     Parameters
     ----------

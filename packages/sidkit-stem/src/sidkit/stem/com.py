@@ -8,7 +8,8 @@ from typing import Any
 
 import dask.array as da
 import numpy as np
-from sidkit.core import DataType, Dataset, Dimension, DimensionMismatchError, DimensionType
+
+from sidkit.core import Dataset, DataType, Dimension, DimensionMismatchError, DimensionType
 
 from ._axes import PACKAGE, center_pixels, detector_units, pixel_to_value, stem_data
 from ._engine import detector_sums

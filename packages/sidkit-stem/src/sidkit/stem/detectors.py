@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from sidkit.core import Dataset, DimensionMismatchError
 
 from ._axes import center_pixels, stem_data

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from sidkit.core import Dataset, Dimension
 
 __all__ = ["disk", "stem_dims", "shifted_disks", "lattice_patterns"]

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sidkit.core import DataType, Dataset, Dimension, DimensionType
+
+from sidkit.core import Dataset, DataType, Dimension, DimensionType
 
 from ._axes import PACKAGE, result_dtype, stem_data
 from ._engine import detector_sums

@@ -1,0 +1,102 @@
+"""Out-of-core decompose (PCA, 10 components) and cluster (k-means, k=8) of
+an HDF5-backed spectral image several times larger than the dask workers'
+memory limit, on a LocalCluster with worker processes.
+
+The limit is one streaming pass over the file with h5py (the I/O floor);
+the printed ratio says how many such passes the analysis costs.
+
+    python bench_out_of_core.py [--quick] [--size-gb 6] [--memory-limit 1.5GiB] [--dir /tmp]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from _synthetic import spectral_image
+
+NE = 1024
+
+
+def write_file(path: Path, n_rows: int, row_block: int) -> None:
+    import h5py
+
+    with h5py.File(path, "w") as fh:
+        d = fh.create_dataset("si", shape=(n_rows, 256, NE), dtype="f4", chunks=(8, 256, NE))
+        for start in range(0, n_rows, row_block):
+            stop = min(n_rows, start + row_block)
+            d[start:stop] = spectral_image(stop - start, 256, NE, seed=start)
+
+
+def stream(path: Path) -> float:
+    import h5py
+
+    t = time.perf_counter()
+    total = 0.0
+    with h5py.File(path, "r") as fh:
+        d = fh["si"]
+        for start in range(0, d.shape[0], 64):
+            total += float(d[start:start + 64].sum(dtype=np.float64))
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="1 GB file, 2 workers of 640 MiB")
+    ap.add_argument("--size-gb", type=float, default=6.0)
+    ap.add_argument("--memory-limit", default="1.5GiB")
+    ap.add_argument("--dir", default=tempfile.gettempdir())
+    ap.add_argument("--keep", action="store_true", help="keep the HDF5 file")
+    args = ap.parse_args()
+    size_gb = 1.0 if args.quick else args.size_gb
+    limit = "640MiB" if args.quick else args.memory_limit
+    n_rows = max(8, int(size_gb * 1e9 / (256 * NE * 4)) // 8 * 8)
+
+    import h5py
+    from distributed import Client, LocalCluster
+
+    from sidkit.analytics import cluster, decompose
+    from sidkit.core import Dataset, Dimension
+    from sidkit.core.hdf5 import lazy_array
+
+    path = Path(args.dir) / f"sidkit_ooc_{n_rows}x256x{NE}.h5"
+    t = time.perf_counter()
+    if not path.exists():
+        write_file(path, n_rows, 64)
+    size = os.path.getsize(path) / 1e9
+    print(f"# file {path} {size:.2f} GB written in {time.perf_counter() - t:.0f} s; "
+          f"workers 2 x {limit}", flush=True)
+    t_io = stream(path)
+    with h5py.File(path, "r") as fh:
+        arr = lazy_array(path, fh["si"], "bench", chunks=(32, 256, NE))
+    ds = Dataset(arr, [Dimension.linear("y", n_rows, units="nm", dimension_type="spatial"),
+                       Dimension.linear("x", 256, units="nm", dimension_type="spatial"),
+                       Dimension.linear("energy", NE, units="eV", dimension_type="spectral")], units="counts")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit=limit,
+                      dashboard_address=None) as lc, Client(lc) as client:
+        t = time.perf_counter()
+        dec = decompose(ds, 10, method="pca", out_of_core=True)
+        float(dec.maps.data[:, :, 0].sum().compute())  # force one pass producing maps
+        t_pca = time.perf_counter() - t
+        evr = np.asarray(dec.explained_variance_ratio)
+        t = time.perf_counter()
+        res = cluster(ds, 8, method="kmeans", out_of_core=True, n_epochs=1)
+        counts = np.bincount(np.asarray(res.labels.data.compute()).ravel(), minlength=8)
+        t_km = time.perf_counter() - t
+        workers = len(client.scheduler_info()["workers"])
+    label = f"{size:.1f}GB_2x{limit}"
+    print(f"# {workers} workers alive at the end", flush=True)
+    print(f"analytics.ooc_pca10_{label}: sidkit {t_pca:.1f} s, h5py one pass {t_io:.1f} s, "
+          f"ratio {t_pca / t_io:.1f}x (explained variance of 10: {evr.sum():.3f})", flush=True)
+    print(f"analytics.ooc_kmeans8_{label}: sidkit {t_km:.1f} s, h5py one pass {t_io:.1f} s, "
+          f"ratio {t_km / t_io:.1f}x (cluster sizes {counts.tolist()})", flush=True)
+    if not args.keep:
+        path.unlink()
+
+
+if __name__ == "__main__":
+    main()

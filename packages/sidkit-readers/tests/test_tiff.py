@@ -1,0 +1,163 @@
+"""TIFF reader: files written by tifffile (the format's library), including
+FEI/Thermo SEM metadata and compressed, multi-page and RGB variants."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+tifffile = pytest.importorskip("tifffile")
+pytest.importorskip("rsciio")
+
+from sidkit.core import DataType, DimensionType, SidkitError, load, load_all
+from sidkit.core.testing import real_fixtures
+from sidkit.readers.tiff import TiffReader, is_tiff_header
+
+REAL = {p.name: p for p, _ in real_fixtures(__file__, "tiff")}
+
+FEI_TEXT = """[User]
+Date=06/13/2016
+Time=05:06:40 PM
+[System]
+SystemType=Helios NanoLab 660
+[Beam]
+HV=5000
+BeamCurrent=6.25e-12
+[Scan]
+PixelWidth=2e-09
+PixelHeight=2e-09
+Dwelltime=1e-05
+HorFieldsize=1.024e-06
+[EBeam]
+HV=5000
+BeamCurrent=6.25e-12
+[Detectors]
+Name=TLD
+Number=1
+[Stage]
+StageX=0
+StageY=0
+StageZ=0
+StageR=0
+StageT=0
+"""
+
+
+def test_sniff_accepts_classic_and_bigtiff_signatures():
+    for head in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        assert is_tiff_header(head + bytes(8))
+    assert not TiffReader().sniff(b"\x89PNG\r\n\x1a\n")
+    assert not TiffReader().sniff(b"")
+
+
+def test_plain_image_is_read_uncalibrated_and_memory_mapped(tmp_path):
+    img = np.arange(30 * 40, dtype=np.uint16).reshape(30, 40)
+    path = tmp_path / "plain.tif"
+    tifffile.imwrite(path, img)
+    ds = load(path)
+    assert ds.data_type is DataType.IMAGE
+    np.testing.assert_array_equal(np.asarray(ds), img)
+    assert [d.dimension_type for d in ds.dims] == [DimensionType.SPATIAL] * 2
+    assert pickle.loads(pickle.dumps(ds.data))[3:5].compute().tolist() == img[3:5].tolist()
+
+
+def test_compressed_multi_page_stack_is_decoded_page_by_page(tmp_path):
+    stack = np.random.default_rng(2).integers(0, 1000, (4, 16, 24)).astype(np.uint16)
+    path = tmp_path / "stack.tif"
+    tifffile.imwrite(path, stack, compression="zlib", photometric="minisblack")
+    ds = load(path)
+    assert ds.shape == (4, 16, 24)
+    assert ds.data.numblocks[0] == 4  # one chunk per page
+    np.testing.assert_array_equal(np.asarray(ds), stack)
+
+
+def test_big_endian_tiff_values(tmp_path):
+    img = np.arange(64, dtype=np.float32).reshape(8, 8)
+    path = tmp_path / "be.tif"
+    tifffile.imwrite(path, img, byteorder=">")
+    np.testing.assert_array_equal(np.asarray(load(path)), img)
+
+
+def test_rgb_image_has_trailing_channel_dim(tmp_path):
+    rgb = np.random.default_rng(3).integers(0, 255, (10, 12, 3)).astype(np.uint8)
+    path = tmp_path / "rgb.tif"
+    tifffile.imwrite(path, rgb, photometric="rgb")
+    ds = load(path)
+    assert ds.shape == (10, 12, 3)
+    assert ds.dims[-1].dimension_type is DimensionType.CHANNEL
+    np.testing.assert_array_equal(np.asarray(ds), rgb)
+
+
+def test_fei_metadata_calibrates_and_normalises(tmp_path):
+    img = np.zeros((16, 16), dtype=np.uint8)
+    path = tmp_path / "fei.tif"
+    tifffile.imwrite(path, img, extratags=[(34682, "s", 0, FEI_TEXT, True)])
+    ds = load(path)
+    assert all(d.units == "m" and d.scale == pytest.approx(2e-9) for d in ds.dims)
+    md = ds.metadata
+    assert md["beam"]["energy_eV"] == pytest.approx(5000.0)
+    assert md["acquisition"]["dwell_time_s"] == pytest.approx(1e-5)
+    assert md["instrument"]["model"] == "Helios NanoLab 660"
+    assert md["acquisition"]["datetime"].startswith("2016-06-13T17:06:40")
+    assert ds.original_metadata["fei_metadata"]["Beam"]["HV"] == 5000
+
+
+@pytest.mark.skipif("test_tiff_Zeiss_SEM_1k.tif" not in REAL, reason="TIFF fixtures absent")
+def test_zeiss_metadata_is_normalised():
+    md = load(REAL["test_tiff_Zeiss_SEM_1k.tif"]).metadata
+    assert md["beam"]["energy_eV"] == pytest.approx(25e3)
+    assert md["acquisition"]["detector"] == "HE-SE2"
+    assert md["instrument"]["vendor"] == "Zeiss"
+
+
+@pytest.mark.skipif("JEOL-SightX-TEM-mag-dummy.tif" not in REAL, reason="TIFF fixtures absent")
+def test_jeol_title_and_magnification():
+    ds = load(REAL["JEOL-SightX-TEM-mag-dummy.tif"])
+    assert ds.title.startswith("TEM, BrightField")
+    assert ds.metadata["optics"]["magnification"] == pytest.approx(150000)
+
+
+def test_truncated_tiff_raises_sidkit_error_naming_file(tmp_path):
+    path = tmp_path / "cut.tif"
+    tifffile.imwrite(path, np.zeros((64, 64), dtype=np.uint16))
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(SidkitError, match="cut.tif"):
+        for ds in load_all(path).values():
+            ds.compute()
+
+
+def _variants(tmp_path):
+    rng = np.random.default_rng(8)
+    p = tmp_path / "imagej.tif"
+    tifffile.imwrite(p, rng.integers(0, 100, (3, 8, 10)).astype(np.uint16), imagej=True,
+                     resolution=(1 / 0.25, 1 / 0.25), metadata={"spacing": 2.0, "unit": "um", "axes": "ZYX"})
+    yield p
+    p = tmp_path / "fei.tif"
+    tifffile.imwrite(p, rng.integers(0, 255, (12, 16)).astype(np.uint8), extratags=[(34682, "s", 0, FEI_TEXT, True)])
+    yield p
+    p = tmp_path / "rgb.tif"
+    tifffile.imwrite(p, rng.integers(0, 255, (6, 7, 3)).astype(np.uint8), photometric="rgb")
+    yield p
+    p = tmp_path / "pages.tif"
+    tifffile.imwrite(p, rng.integers(0, 255, (2, 5, 6)).astype(np.uint8), photometric="minisblack")
+    yield p
+
+
+def test_data_and_axes_match_the_reference_reader(tmp_path):
+    from rsciio import tiff as ref_tiff
+
+    for path in _variants(tmp_path):
+        ours = next(iter(load_all(path).values()))
+        ref = ref_tiff.file_reader(str(path), lazy=False)[0]
+        data = ref["data"]
+        if data.dtype.names:  # RosettaSciIO's structured RGB
+            data = np.stack([data[n] for n in data.dtype.names], axis=-1)
+        np.testing.assert_array_equal(np.asarray(ours), data, err_msg=path.name)
+        for dim, ax in zip(ours.dims, ref["axes"]):
+            assert dim.scale == pytest.approx(float(ax.get("scale", 1.0))), (path.name, ax)
+            assert dim.offset == pytest.approx(float(ax.get("offset", 0.0))), (path.name, ax)
+            if ax.get("units"):
+                assert dim.units.replace("µ", "u") == str(ax["units"]).replace("µ", "u"), (path.name, ax)

@@ -1,0 +1,133 @@
+"""Velox EMD reader: real Velox files where present, and minimal Velox files
+written with h5py after the layout Velox uses (``/Version`` JSON,
+``/Data/Image/<uuid>/Data`` as (y, x, frames), per-frame JSON ``Metadata``)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+h5py = pytest.importorskip("h5py")
+pytest.importorskip("rsciio")
+
+from sidkit.core import DataType, DimensionType, SidkitError, load, load_all
+from sidkit.core.testing import real_fixtures
+from sidkit.readers.velox import VeloxReader, is_velox
+
+REAL = {p.name: p for p, _ in real_fixtures(__file__, "velox-emd")}
+
+
+def _velox(path, frames: np.ndarray, *, detector="HAADF", pixel=2e-9, frame_time=0.5):
+    """A Velox file holding one image (or stack) ``frames`` of shape (n, y, x)."""
+    md = {
+        "Core": {"MetadataDefinitionVersion": "7.9", "MetadataSchemaVersion": "v1/2013/07"},
+        "Instrument": {"Manufacturer": "FEI Company", "InstrumentClass": "Talos", "InstrumentId": "1"},
+        "Acquisition": {"AcquisitionStartDatetime": {"DateTime": "1488794201"}},
+        "Optics": {"AccelerationVoltage": "200000", "CameraLength": "0.098"},
+        "Stage": {"AlphaTilt": "0", "BetaTilt": "0", "Position": {"x": "0", "y": "0", "z": "0"}},
+        "Scan": {"DwellTime": "2e-06", "FrameTime": str(frame_time)},
+        "Detectors": {"Detector-0": {"DetectorName": detector, "DetectorType": "ScanningDetector"}},
+        "BinaryResult": {"Detector": detector, "DetectorIndex": "0",
+                         "PixelSize": {"width": str(pixel), "height": str(pixel)},
+                         "PixelUnitX": "m", "PixelUnitY": "m",
+                         "Offset": {"x": "0", "y": "0"}},
+    }
+    raw = np.frombuffer(json.dumps(md).encode(), dtype=np.uint8)
+    with h5py.File(path, "w") as fh:
+        fh.create_dataset("Version", data=np.array([json.dumps({"version": "4", "format": "Velox"}).encode()], dtype=object),
+                          dtype=h5py.string_dtype())
+        grp = fh.create_group("Data/Image/0123456789abcdef")
+        grp.create_dataset("Data", data=np.moveaxis(frames, 0, -1), chunks=(frames.shape[1], frames.shape[2], 1))
+        meta = np.zeros((len(raw) + 16, frames.shape[0]), dtype=np.uint8)
+        meta[: len(raw), :] = raw[:, None]
+        grp.create_dataset("Metadata", data=meta)
+    return path
+
+
+def test_claims_velox_by_content_not_berkeley(tmp_path):
+    velox = _velox(tmp_path / "v.emd", np.zeros((1, 4, 4), dtype=np.uint16))
+    berkeley = tmp_path / "b.emd"
+    with h5py.File(berkeley, "w") as fh:
+        g = fh.create_group("data/x")
+        g.attrs["emd_group_type"] = 1
+        g.create_dataset("data", data=np.zeros((2, 2)))
+    head = velox.read_bytes()[:4096]
+    assert VeloxReader().claims(velox, head)
+    assert not VeloxReader().claims(berkeley, berkeley.read_bytes()[:4096])
+    assert is_velox(velox) and not is_velox(berkeley)
+
+
+def test_synthetic_image_values_calibration_and_metadata(tmp_path):
+    img = np.arange(6 * 8, dtype=np.uint16).reshape(1, 6, 8)
+    ds = load(_velox(tmp_path / "img.emd", img))
+    assert ds.shape == (6, 8)
+    np.testing.assert_array_equal(np.asarray(ds), img[0])
+    assert ds.data_type is DataType.IMAGE
+    y, x = ds.dims
+    assert y.dimension_type is DimensionType.SPATIAL
+    assert x.units == "nm" and x.scale == pytest.approx(2.0)
+    assert ds.metadata["beam"]["energy_eV"] == pytest.approx(200e3)
+    assert ds.metadata["acquisition"]["detector"] == "HAADF"
+    assert ds.metadata["acquisition"]["datetime"].startswith("2017-03-06T09:56:41")
+    assert ds.metadata["instrument"]["model"] == "Talos"
+    assert ds.original_metadata["BinaryResult"]["Detector"] == "HAADF"
+
+
+def test_synthetic_stack_has_temporal_frame_axis(tmp_path):
+    stack = np.arange(3 * 4 * 5, dtype=np.int16).reshape(3, 4, 5)
+    ds = load(_velox(tmp_path / "stack.emd", stack, frame_time=0.5))
+    assert ds.shape == (3, 4, 5)
+    assert ds.data_type is DataType.IMAGE_STACK
+    assert ds.dims[0].dimension_type is DimensionType.TEMPORAL
+    np.testing.assert_array_equal(np.asarray(ds), stack)
+
+
+def test_damaged_hdf5_raises_sidkit_error_naming_file(tmp_path):
+    path = _velox(tmp_path / "bad.emd", np.zeros((1, 64, 64), dtype=np.uint16))
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) // 3])
+    with pytest.raises(SidkitError, match="bad.emd"):
+        for ds in load_all(path, reader="velox").values():
+            ds.compute()
+
+
+@pytest.mark.skipif("STEM_HAADF-DF4-DF2-BF_Diffraction_Micro.emd" not in REAL, reason="Velox fixtures absent")
+def test_multi_detector_file_returns_every_detector_in_file_order():
+    out = load_all(REAL["STEM_HAADF-DF4-DF2-BF_Diffraction_Micro.emd"])
+    assert list(out)[:4] == ["HAADF", "DF2", "BF", "DF4"]
+    assert {ds.metadata["acquisition"]["detector"] for ds in out.values()} >= {"HAADF", "DF2", "BF", "DF4"}
+
+
+@pytest.mark.skipif("Camera_Ceta_Diffraction_Micro.emd" not in REAL, reason="Velox fixtures absent")
+def test_diffraction_pattern_has_reciprocal_dims():
+    ds = load(REAL["Camera_Ceta_Diffraction_Micro.emd"])
+    assert all(d.dimension_type is DimensionType.RECIPROCAL for d in ds.dims)
+    assert ds.metadata["optics"]["camera_length_m"] == pytest.approx(0.378)
+
+
+def test_spectrum_stream_without_sparse_names_the_extra(tmp_path):
+    from sidkit.core import MissingDependencyError, module_available
+
+    if module_available("sparse"):
+        pytest.skip("sparse is installed; the stream is decoded")
+    path = _velox(tmp_path / "si.emd", np.zeros((1, 4, 4), dtype=np.uint16))
+    with h5py.File(path, "a") as fh:
+        fh.create_dataset("Data/SpectrumStream/00ff/Data", data=np.zeros((10, 1), dtype=np.uint16))
+    with pytest.raises(MissingDependencyError, match=r"velox-eds"):
+        load(path)
+    images = load_all(path, select_type="images")
+    assert next(iter(images.values())).shape == (4, 4)
+
+
+def test_lazy_images_pickle_by_path_and_file_is_not_held_open(tmp_path):
+    import pickle
+
+    stack = np.arange(2 * 5 * 6, dtype=np.uint16).reshape(2, 5, 6)
+    path = _velox(tmp_path / "p.emd", stack)
+    ds = load(path)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(ds.data)).compute(), stack)
+    with h5py.File(path, "r", locking=False) as fh:  # no handle with other locking flags left open
+        assert "Data" in fh
+    assert load(path).shape == stack.shape  # reading twice works
