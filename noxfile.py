@@ -16,7 +16,7 @@ ROOT = Path(__file__).parent
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = False
 nox.options.error_on_missing_interpreters = False
-nox.options.sessions = ["tests", "learn_torch", "integration", "lint"]
+nox.options.sessions = ["tests", "compat", "learn_torch", "integration", "lint"]
 
 PYTHON = "3.11"
 ALL_PACKAGES = ["core", "nsid", "usid", "readers", "analytics", "stem", "learn"]
@@ -72,6 +72,19 @@ def tests(session: nox.Session, package: str) -> None:
         for plugin in TOY_PLUGINS:
             args += ["-e", plugin]
     session.install(*args)
+    session.run("pytest", f"packages/sidkit-{package}/tests", "-q", "-p", "no:cacheprovider",
+                *session.posargs, env=_env())
+
+
+# packages whose "compat" extra installs the reference tool (pyNSID / pyUSID, numpy < 2)
+COMPAT = [p for p in ("nsid", "usid") if p in PACKAGES]
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("package", COMPAT)
+def compat(session: nox.Session, package: str) -> None:
+    """Round trips against the reference tool itself (pyNSID / pyUSID), which needs numpy < 2."""
+    session.install("-e", "packages/sidkit-core", "-e", _pkg(package, ["test", "compat"]))
     session.run("pytest", f"packages/sidkit-{package}/tests", "-q", "-p", "no:cacheprovider",
                 *session.posargs, env=_env())
 

@@ -46,9 +46,9 @@ def _timeit(func, repeat: int) -> float:
 
 
 def _sidkit(path: Path):
-    from sidkit.core import load_all
-
     import dask
+
+    from sidkit.core import load_all
 
     def run():
         # one compute for all datasets of the file, as the reference reads them together

@@ -31,8 +31,8 @@ import numpy as np
 
 from sidkit.core import (
     CorruptFileError,
-    DataType,
     Dataset,
+    DataType,
     Dimension,
     DimensionType,
     SidkitError,

@@ -53,7 +53,7 @@ def normalised_metadata(**sections: dict[str, Any] | None) -> dict[str, Any]:
         for key, value in (values or {}).items():
             if key not in KEYS[section]:
                 raise KeyError(f"unknown key {section}.{key}; use one of {KEYS[section]}")
-            if value is None or value == "" or value == []:
+            if value is None or (isinstance(value, (str, list, tuple, dict)) and len(value) == 0):
                 continue
             kept[key] = value
         if kept:

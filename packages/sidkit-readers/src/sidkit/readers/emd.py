@@ -10,7 +10,6 @@ readers tell them apart by content.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, ClassVar
 

@@ -272,7 +272,7 @@ def _position_axis(position: np.ndarray) -> dict[str, Any]:
     """size/scale/offset of a raster axis from element positions (RosettaSciIO's rule)."""
     offset = float(position[0])
     i = 0
-    for i, x in enumerate(position):
+    for i, x in enumerate(position):  # noqa: B007 - i is used after the loop
         if x != position[0]:
             break
     if i == len(position) - 1 or len(position) < 2:
@@ -280,7 +280,7 @@ def _position_axis(position: np.ndarray) -> dict[str, Any]:
     scale = float(position[i] - position[0])
     if i == 1:
         j = 0
-        for j, x in enumerate(position[1:]):
+        for j, x in enumerate(position[1:]):  # noqa: B007 - j is used after the loop
             if x == position[0]:
                 break
         size = j + 1

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
-from typing import Any, ClassVar
 
 from sidkit.core import CorruptFileError, Dataset, MissingDependencyError, Reader, module_available, require
 from sidkit.core.hdf5 import is_hdf5
