@@ -315,3 +315,17 @@ def test_huge_declared_dataset_loads_lazily_without_allocating(tmp_path):
     assert np.asarray(ds[:2, :3]).tolist() == [[2.0] * 3] * 2
     with pytest.raises(UnsafeFileError, match="lazy=True"):
         read_nsid(path, lazy=False)
+
+
+def test_metadata_behind_an_external_link_is_refused(tmp_path, image):
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as fh:
+        fh.create_group("md").attrs["secret"] = 1
+    path = write_nsid({"image": image}, tmp_path / "mdlink.h5")
+    with h5py.File(path, "a") as fh:
+        grp = fh["Measurement_000/Channel_000/image"]
+        del grp["metadata"]
+        grp["metadata"] = h5py.ExternalLink(str(other), "/md")
+    with pytest.raises(UnsafeFileError, match="mdlink.h5.*external link"):
+        read_nsid(path)
+    assert read_nsid(path, allow_external=True)["image"].metadata == {"secret": 1}

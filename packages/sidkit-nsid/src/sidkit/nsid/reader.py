@@ -126,6 +126,18 @@ class _DatasetReader:
     def fail(self, detail: str, cls: type[SidkitError] = CorruptFileError) -> SidkitError:
         return cls(self.path, READER, detail)  # type: ignore[call-arg]
 
+    def sibling(self, parent: Any, name: str) -> Any:
+        """``parent[name]`` if it exists, refusing external links unless allowed."""
+        import h5py
+
+        link = parent.get(name, getlink=True)
+        if link is None or isinstance(link, h5py.SoftLink):
+            return None
+        if isinstance(link, h5py.ExternalLink) and not self.allow_external:
+            raise self.fail(f"{parent.name}/{name} is an external link to {link.filename}:{link.path}; "
+                            "pass allow_external=True to follow it", UnsafeFileError)
+        return parent.get(name)
+
     def read(self, h5path: str) -> Dataset:
         dset = self.fh[h5path]
         check_storage(dset, self.path, READER, allow_external=self.allow_external)
@@ -145,7 +157,7 @@ class _DatasetReader:
         encoding = self.encoding(parent)
         trees = {}
         for tree in TREES:
-            obj = parent.get(tree)
+            obj = self.sibling(parent, tree)
             trees[tree] = {}
             if obj is not None and hasattr(obj, "attrs") and not hasattr(obj, "dtype"):
                 trees[tree] = read_tree(obj, encoding.get(tree), path=self.path, reader=READER,
@@ -177,7 +189,7 @@ class _DatasetReader:
             original_metadata=original,
             provenance=_provenance_records(trees["provenance"]),
         )
-        var = parent.get(VARIANCE_NAME)
+        var = self.sibling(parent, VARIANCE_NAME)
         if var is not None and getattr(var, "shape", None) == dset.shape:
             check_storage(var, self.path, READER, allow_external=self.allow_external)
             ds.variance = self.data(var, nbytes, f"{h5path.rsplit('/', 1)[0]}/{VARIANCE_NAME}")
@@ -206,7 +218,7 @@ class _DatasetReader:
                         chunks=tuple((n,) for n in out.shape), dtype=out.dtype)
 
     def encoding(self, parent: Any) -> dict[str, Any]:
-        obj = parent.get(ENCODING_NAME)
+        obj = self.sibling(parent, ENCODING_NAME)
         if obj is None or not hasattr(obj, "dtype") or obj.shape != () or obj.dtype.kind not in "OS":
             return {}
         try:
