@@ -57,18 +57,25 @@ def test_writer_killed_mid_write_leaves_previous_file_intact(tmp_path):
 
 
 def test_failed_append_keeps_other_datasets(tmp_path):
+    import dask.array as da
+    import pytest
+
     target = tmp_path / "data.h5"
     sk.save({"first": _image(1), "second": _image(2)}, target)
     before = _sha(target)
-    bad = sk.Dataset(np.array([object(), object()], dtype=object), ["i"], title="unstorable")
-    try:
+
+    def fail_on_fourth_block(block, block_info=None):
+        if block_info[0]["chunk-location"][0] == 3:
+            raise RuntimeError("disk full")
+        return block
+
+    data = da.ones((8, 64), chunks=(1, 64)).map_blocks(fail_on_fourth_block, dtype=float)
+    bad = sk.Dataset(data, ["y", "x"], title="fails half-way")
+    with pytest.raises(Exception, match="disk full"):
         sk.save({"third": bad}, target, mode="a")
-    except Exception:  # noqa: BLE001 - any failure is acceptable, losing data is not
-        pass
-    else:
-        raise AssertionError("an object array cannot be stored; the writer must refuse it")
     assert _sha(target) == before
     assert list(sk.load_all(target)) == ["first", "second"]
+    assert [p.name for p in tmp_path.iterdir()] == ["data.h5"]
 
 
 def test_concurrent_reads_while_appending_see_complete_files(tmp_path):

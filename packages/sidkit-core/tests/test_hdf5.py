@@ -84,3 +84,20 @@ def test_auto_chunks_are_multiples_of_disk_chunks():
     chunks = auto_chunks((1000, 1000, 100), 4, (10, 10, 100), target_bytes=4_000_000)
     assert all(c % d == 0 or c == s for c, d, s in zip(chunks, (10, 10, 100), (1000, 1000, 100)))
     assert np.prod(chunks) * 4 <= 4_000_000
+
+
+def test_whole_lazy_array_is_read_in_one_call(h5file):
+    from sidkit.core import Dataset
+    from sidkit.core.fastpath import direct_read
+
+    with open_h5(h5file, "test") as f:
+        arr = lazy_array(h5file, f["g/data"], "test", chunks=(1, 5, 6))
+    expected = np.arange(120, dtype="float32").reshape(4, 5, 6)
+    np.testing.assert_array_equal(direct_read(arr), expected)
+    np.testing.assert_array_equal(np.asarray(Dataset(arr)), expected)
+
+
+def test_lazy_array_takes_an_explicit_h5path(h5file):
+    with open_h5(h5file, "test") as f:
+        arr = lazy_array(h5file, f["g/data"], "test", h5path="/g/data")
+    assert arr[0, 0, 1].compute() == 1

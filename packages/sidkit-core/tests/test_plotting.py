@@ -11,8 +11,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.backend_bases import MouseEvent  # noqa: E402
 
-from sidkit.core import Dataset, Dimension, UnsupportedOperationError  # noqa: E402
-from sidkit.core import plotting  # noqa: E402
+from sidkit.core import (  # noqa: E402
+    Dataset,
+    Dimension,
+    UnsupportedOperationError,
+    plotting,  # noqa: E402
+)
 from sidkit.core.plotting import (  # noqa: E402
     add_scalebar,
     nice_length,
@@ -316,7 +320,8 @@ def test_grid_splits_maps_along_component_dim():
     fig = plot_grid(maps)
     maps_axes = panels(fig)
     assert len(maps_axes) == 3 and len(colorbar_axes(fig)) == 3
-    assert [ax.get_title() for ax in maps_axes] == [f"maps: component = {k}" for k in range(3)]
+    assert [ax.get_title() for ax in maps_axes] == [f"component = {k}" for k in range(3)]
+    assert fig._suptitle.get_text() == "maps"
     assert all(scalebar_text(ax) == "0.5 nm" for ax in maps_axes)
     np.testing.assert_allclose(maps_axes[1].images[0].get_array(), np.asarray(maps)[:, :, 1])
 
@@ -406,3 +411,17 @@ def test_line_family_without_spectral_dim_runs_along_longest_numeric_dim():
     assert len(ax.lines) == 2 and ax.get_xlabel() == "frame"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["axis = y", "axis = x"]
     assert ax.get_ylabel() == "shift (nm)"
+
+
+def test_stack_of_three_spatial_dims_shows_the_last_two_as_image():
+    ds = Dataset(RNG.random((4, 6, 8)), [spatial("z", 4), spatial("y", 6), spatial("x", 8)])
+    fig = ds.plot(interactive=False)
+    assert labels_of(fig.axes[0]) == ("x (nm)", "y (nm)")
+    assert "z = 0 nm" in fig.axes[0].get_title()
+
+
+def test_grid_robust_colour_range_ignores_outliers(image):
+    arr = np.asarray(image).copy()
+    arr[0, 0] = 1e9
+    fig = plot_grid([Dataset(arr, image.dims)], robust=True)
+    assert fig.axes[0].images[0].get_clim()[1] < 10

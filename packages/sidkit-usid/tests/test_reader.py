@@ -188,3 +188,18 @@ def test_unknown_read_option_is_named(tmp_path, spectral_image):
     with pytest.raises(sidkit.core.UnsupportedOperationError, match="flatten"):
         sidkit.core.load(path, reader="usid", flatten=True)
     assert sidkit.core.load(path, reader="usid", flat=True).dim_names == ("position", "spectroscopic")
+
+
+def test_issue_4_two_dim_file_computes_without_refolding(tmp_path):
+    """One position and one spectroscopic dim need no reshape; computing must not recurse."""
+    import numpy as np
+
+    import sidkit.core as sk
+
+    ds = sk.Dataset(np.arange(20, dtype="int32").reshape(4, 5),
+                    [sk.Dimension("x", 4, units="nm", dimension_type="spatial"),
+                     sk.Dimension("e", 5, units="eV", dimension_type="spectral")])
+    sk.save(ds, tmp_path / "a.h5", format="usid")
+    back = sk.load(tmp_path / "a.h5", reader="usid")
+    np.testing.assert_array_equal(np.asarray(back), np.asarray(ds))
+    np.testing.assert_array_equal(np.asarray(back.compute()), np.asarray(ds))

@@ -185,6 +185,9 @@ class H5ArrayProxy:
         for s, v in zip(self.__slots__, state):
             setattr(self, s, v)
 
+    def __dask_tokenize__(self) -> tuple[Any, ...]:
+        return (type(self).__name__, self.path, self.name, self.shape, self.dtype.str)
+
     def __repr__(self) -> str:
         return f"H5ArrayProxy({self.path!r}, {self.name!r}, shape={self.shape}, dtype={self.dtype})"
 
@@ -219,17 +222,36 @@ def auto_chunks(shape: tuple[int, ...], itemsize: int, on_disk: tuple[int, ...] 
     return tuple(int(c) for c in chunks)
 
 
-def lazy_array(path: str | os.PathLike[str], dset: Any, reader: str, *, chunks: Any = None) -> Any:
+def lazy_array(path: str | os.PathLike[str], dset: Any, reader: str, *, chunks: Any = None,
+               h5path: str | None = None) -> Any:
     """A dask array reading ``dset`` of the file at ``path`` on demand.
 
     The graph holds an :class:`H5ArrayProxy`, so it pickles by path. The dask
     name is derived from the path, the dataset name and the file's
     modification time, so re-reading an unchanged file reuses cached results.
+    Computing the whole array reads it in one h5py call (see
+    :mod:`sidkit.core.fastpath`).
+
+    Parameters
+    ----------
+    path : path-like
+        The file holding ``dset``.
+    dset : h5py.Dataset
+        The open dataset (its shape, dtype and chunks are used).
+    reader : str
+        Reader name, for error messages.
+    chunks : dask chunk specification, optional
+        Default: whole multiples of the HDF5 chunks, about 64 MiB.
+    h5path : str, optional
+        Path of the dataset inside ``path`` when ``dset.name`` does not give it
+        (a dataset reached through an allowed external link).
     """
     import dask.array as da
     from dask.base import tokenize
 
-    proxy = H5ArrayProxy.from_dataset(path, dset, reader)
+    from .fastpath import register_direct_read
+
+    proxy = H5ArrayProxy(path, h5path or dset.name, dset.shape, dset.dtype, dset.chunks, reader)
     if chunks is None:
         chunks = auto_chunks(proxy.shape, proxy.dtype.itemsize, dset.chunks)
     try:
@@ -237,9 +259,10 @@ def lazy_array(path: str | os.PathLike[str], dset: Any, reader: str, *, chunks: 
         stamp = (stat.st_mtime_ns, stat.st_size)
     except OSError:
         stamp = None
-    name = f"{reader}-{Path(path).name}-{tokenize(os.fspath(path), dset.name, stamp)}"
-    return da.from_array(proxy, chunks=chunks, name=name, lock=False, asarray=True,
-                         meta=np.empty((0,) * proxy.ndim, dtype=proxy.dtype))
+    name = f"{reader}-{Path(path).name}-{tokenize(os.fspath(path), proxy.name, stamp)}"
+    array = da.from_array(proxy, chunks=chunks, name=name, lock=False, asarray=True,
+                          meta=np.empty((0,) * proxy.ndim, dtype=proxy.dtype))
+    return register_direct_read(array, lambda: proxy[()])
 
 
 def attr_to_python(value: Any) -> Any:
@@ -628,7 +651,47 @@ def store_dask(array: Any, dset: Any, *, num_workers: int | None = None) -> None
         return
     if array.size == 0:
         return
+    from .fastpath import direct_read
+
+    values = direct_read(array, in_memory_only=True)
+    if values is not None:  # already in memory: one h5py call, no dask overhead
+        dset[...] = values
+        return
+    client = _distributed_client()
+    if client is not None:
+        # blocks are computed on the cluster and written here, a slab at a time
+        for sl in _slabs(array.chunks[0], array.dtype.itemsize * int(np.prod(array.shape[1:]))):
+            dset[sl] = np.asarray(client.compute(array[sl]).result())
+        return
     kwargs: dict[str, Any] = {"scheduler": "threads"}
     if num_workers is not None:
         kwargs["num_workers"] = num_workers
     da.store(array, dset, lock=threading.Lock(), compute=True, **kwargs)
+
+
+def _distributed_client() -> Any:
+    """The active dask.distributed client, if the caller set one up."""
+    import sys
+
+    if "distributed" not in sys.modules:
+        return None
+    from distributed import default_client
+
+    try:
+        return default_client()
+    except ValueError:
+        return None
+
+
+def _slabs(row_chunks: tuple[int, ...], row_bytes: int, target: int = 256 * 2**20) -> list[slice]:
+    """Slices along axis 0 on chunk boundaries, each about ``target`` bytes."""
+    out, start, stop, size = [], 0, 0, 0
+    for n in row_chunks:
+        if stop > start and size + n * row_bytes > target:
+            out.append(slice(start, stop))
+            start, size = stop, 0
+        stop += n
+        size += n * row_bytes
+    if stop > start:
+        out.append(slice(start, stop))
+    return out

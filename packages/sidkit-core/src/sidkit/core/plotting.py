@@ -173,7 +173,7 @@ def _image_axes(ds: Dataset, exclude: Sequence[int] = ()) -> tuple[int, int]:
     for kinds in ((DimensionType.SPATIAL,), (DimensionType.RECIPROCAL,), _IMAGE_TYPES):
         found = [i for i in free if ds.dims[i].dimension_type in kinds]
         if len(found) >= 2:
-            return found[0], found[1]
+            return found[-2], found[-1]
     if len(free) < 2:
         raise UnsupportedOperationError(
             f"dataset {ds.title!r} with dims {list(ds.dim_names)} has no two dims to form an image"
@@ -903,7 +903,7 @@ def _panels(datasets: Any, dim: Any) -> list[tuple[str, Dataset]]:
         out = []
         for k in range(len(d)):
             key[axis] = k
-            out.append((f"{ds.title + ': ' if ds.title else ''}{_where([d], [k])}", ds[tuple(key)]))
+            out.append((_where([d], [k]), ds[tuple(key)]))
         return out
     if isinstance(datasets, Mapping):
         return [(str(k), v) for k, v in datasets.items()]
@@ -918,6 +918,7 @@ def plot_grid(
     titles: Sequence[str] | None = None,
     cmap: str = "viridis",
     colorbar: bool = True,
+    robust: bool = False,
     max_panels: int = 36,
     figsize: Any = None,
     suptitle: str | None = None,
@@ -943,18 +944,25 @@ def plot_grid(
     cmap : str, default "viridis"
     colorbar : bool, default True
         A colour bar beside each image panel.
+    robust : bool, default False
+        Colour range of each image from its 2nd to 98th percentile (keeps
+        a few outliers, e.g. failed fits, from hiding the rest).
     max_panels : int, default 36
         At most this many panels are drawn.
     figsize : tuple of float, optional
     suptitle : str, optional
-        Title of the figure.
+        Title of the figure; a single Dataset's title by default.
 
     Returns
     -------
     matplotlib.figure.Figure
         One axes per panel (plus one colour bar per image panel).
     """
+    from .dataset import Dataset
+
     panels = _panels(datasets, dim)[:max_panels]
+    if suptitle is None and isinstance(datasets, Dataset) and datasets.title:
+        suptitle = datasets.title
     if not panels:
         raise UnsupportedOperationError("plot_grid got no datasets to draw")
     if titles is not None:
@@ -974,7 +982,7 @@ def plot_grid(
         if ds.ndim >= 2:
             r, c = _image_axes(ds)
             _draw_image(ax, _take(ds, {}, (r, c)), ds.dims[r], ds.dims[c], label=value_label(ds),
-                        fig=fig, cmap=cmap, colorbar=colorbar, ticks=False)
+                        fig=fig, cmap=cmap, colorbar=colorbar, ticks=False, robust=robust)
         else:
             _draw_line(ax, ds.data, ds.dims[0], ylabel=value_label(ds))
         ax.set_title(name, fontsize="medium")

@@ -120,7 +120,8 @@ class BerkeleyEMDReader(Reader):
     extensions: ClassVar[tuple[str, ...]] = (".emd", ".h5", ".hdf5")
     extra: ClassVar[str] = "emd"
     package: ClassVar[str] = "sidkit-readers"
-    priority: ClassVar[int] = 10
+    # below NSID (10) and USID (20): an NSID file keeps converted EMD/Nion metadata
+    priority: ClassVar[int] = 5
     description: ClassVar[str] = "Berkeley EMD (NCEM / Prismatic / py4DSTEM) via h5py"
 
     def sniff(self, head: bytes) -> bool:

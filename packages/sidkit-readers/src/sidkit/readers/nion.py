@@ -237,7 +237,8 @@ class NionReader(Reader):
     extensions: ClassVar[tuple[str, ...]] = (".ndata", ".h5")
     extra: ClassVar[str] = "nion"
     package: ClassVar[str] = "sidkit-readers"
-    priority: ClassVar[int] = 10
+    # below NSID (10) and USID (20): an NSID file keeps converted EMD/Nion metadata
+    priority: ClassVar[int] = 5
     description: ClassVar[str] = "Nion Swift ndata / h5 data items"
 
     def sniff(self, head: bytes) -> bool:

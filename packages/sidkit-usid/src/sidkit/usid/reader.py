@@ -29,6 +29,7 @@ from sidkit.core import (
     UnsafeFileError,
     UnsupportedOperationError,
 )
+from sidkit.core.fastpath import direct_read, register_direct_read
 from sidkit.core.hdf5 import check_storage, h5py_module, is_hdf5, lazy_array, open_h5
 
 from ._attrs import BOOKKEEPING, SIDKIT_PREFIX, decode_attrs, decode_str_list, from_json
@@ -434,14 +435,28 @@ def _read_main(fh: Any, path: Path, name: str, *, lazy: bool, flat: bool, chunks
     if perm != list(range(len(perm))):
         data = data.transpose(perm)
     placeholders = set(stored_dims.get("placeholders", [])) if isinstance(stored_dims, dict) else set()
-    ds = Dataset(data, dims, **common)
     drop = [d.name for d in dims if d.name in placeholders and len(d) == 1]
-    if drop and len(drop) < len(dims):
-        ds = Dataset(data.reshape(tuple(len(d) for d in dims if d.name not in drop)),
-                     [d for d in dims if d.name not in drop], **common)
-    elif drop:
-        ds = Dataset(data.reshape(()), [], **common)
-    return ds
+    final_shape = tuple(len(d) for d in dims if d.name not in drop)
+    if drop:
+        data = data.reshape(final_shape)
+        dims = [d for d in dims if d.name not in drop]
+    if lazy and data.name != data2d.name:
+        # computing the whole N-D array: one h5py read of the 2-D dataset, folded in numpy
+        # (when no reshape was needed, data is data2d and already has its direct read)
+        def fold(flat: np.ndarray) -> np.ndarray:
+            nd = flat.reshape(shape)
+            if perm != list(range(len(perm))):
+                nd = nd.transpose(perm)
+            return nd.reshape(final_shape)
+
+        register_direct_read(data, lambda: fold(_whole(data2d)))
+    return Dataset(data, dims, **common)
+
+
+def _whole(array: Any) -> np.ndarray:
+    """All values of a lazily read 2-D main dataset, in one read where possible."""
+    values = direct_read(array)
+    return values if values is not None else np.asarray(array.compute())
 
 
 def _stored_dim_info(stored: Any) -> dict[str, dict[str, Any]]:

@@ -1,0 +1,71 @@
+"""Direct reads: computing a whole file-backed array in one call.
+
+Dask computes an array block by block and then joins the blocks, which costs
+one extra copy of the data. When a reader knows how to produce the whole array
+in one library call (``h5py``'s ``dset[()]``, a ``numpy.memmap`` slice), it can
+register that call for the dask array it returns. :meth:`Dataset.compute` and
+``numpy.asarray(ds)`` then use it — but only while the array is exactly the
+one registered: any operation on it makes a new dask array that is computed
+block by block as usual.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+__all__ = ["register_direct_read", "direct_read"]
+
+_MAX = 4096
+_LOCK = threading.Lock()
+_DIRECT: OrderedDict[str, tuple[Callable[[], np.ndarray | None], bool]] = OrderedDict()
+
+
+def register_direct_read(array: Any, read: Callable[[], np.ndarray | None], *, in_memory: bool = False) -> Any:
+    """Declare that ``read()`` returns the values of the dask ``array``.
+
+    Parameters
+    ----------
+    array : dask.array.Array
+        A lazily read array (its dask name identifies it).
+    read : callable
+        Returns a numpy array of ``array.shape`` and ``array.dtype`` (or None
+        when it no longer can, e.g. its source was garbage-collected).
+    in_memory : bool, default False
+        ``read`` returns values already in memory (no file is read), so
+        writers may use it instead of streaming block by block.
+
+    Returns
+    -------
+    dask.array.Array
+        ``array`` itself, for chaining.
+    """
+    with _LOCK:
+        _DIRECT[array.name] = (read, in_memory)
+        _DIRECT.move_to_end(array.name)
+        while len(_DIRECT) > _MAX:
+            _DIRECT.popitem(last=False)
+    return array
+
+
+def direct_read(array: Any, *, in_memory_only: bool = False) -> np.ndarray | None:
+    """The values of ``array`` by its registered direct read, or None.
+
+    With ``in_memory_only`` only reads registered as ``in_memory`` are used,
+    so no file is read whole (what a writer streaming large data needs).
+    """
+    with _LOCK:
+        entry = _DIRECT.get(getattr(array, "name", None))
+    if entry is None or (in_memory_only and not entry[1]):
+        return None
+    out = entry[0]()
+    if out is None:
+        return None
+    out = np.asarray(out)
+    if out.shape != tuple(array.shape) or out.dtype != array.dtype:
+        return None
+    return out

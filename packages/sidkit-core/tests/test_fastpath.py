@@ -1,0 +1,38 @@
+import dask.array as da
+import numpy as np
+
+from sidkit.core import Dataset
+from sidkit.core.fastpath import direct_read, register_direct_read
+
+
+def test_registered_direct_read_serves_asarray_and_compute():
+    calls = []
+    values = np.arange(12.0).reshape(3, 4)
+    arr = da.from_array(values, chunks=2)
+
+    def read():
+        calls.append(1)
+        return values.copy()
+
+    register_direct_read(arr, read)
+    ds = Dataset(arr, ["y", "x"])
+    np.testing.assert_array_equal(np.asarray(ds), values)
+    assert len(calls) == 1
+    computed = ds.compute()
+    assert len(calls) == 2
+    np.testing.assert_array_equal(np.asarray(computed), values)
+
+
+def test_direct_read_is_not_used_once_the_array_changes():
+    arr = da.from_array(np.ones(4), chunks=2)
+    register_direct_read(arr, lambda: np.full(4, 99.0))
+    ds = Dataset(arr, ["x"])
+    np.testing.assert_array_equal(np.asarray(ds * 2), np.full(4, 2.0))
+    np.testing.assert_array_equal(np.asarray(ds[1:]), np.ones(3))
+
+
+def test_direct_read_of_wrong_shape_is_ignored():
+    arr = da.from_array(np.ones(4), chunks=2)
+    register_direct_read(arr, lambda: np.ones(5))
+    assert direct_read(arr) is None
+    np.testing.assert_array_equal(np.asarray(Dataset(arr)), np.ones(4))
