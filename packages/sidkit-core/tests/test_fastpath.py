@@ -36,3 +36,22 @@ def test_direct_read_of_wrong_shape_is_ignored():
     register_direct_read(arr, lambda: np.ones(5))
     assert direct_read(arr) is None
     np.testing.assert_array_equal(np.asarray(Dataset(arr)), np.ones(4))
+
+
+def test_wrapped_numpy_is_returned_without_copy_and_not_leaked():
+    import gc
+    import weakref
+
+    from sidkit.core.fastpath import wrap_numpy
+
+    values = np.ones((300, 300))
+    ds = Dataset(values, ["y", "x"], chunks=100)
+    del values
+    gc.collect()
+    first = np.asarray(ds)
+    assert first is np.asarray(ds)  # the same array, no copy
+    arr = wrap_numpy(np.zeros(10))
+    probe = weakref.ref(arr._sidkit_values)
+    del arr
+    gc.collect()
+    assert probe() is None

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy as _copy
 import numbers
-import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -16,7 +15,7 @@ from numpy.lib.mixins import NDArrayOperatorsMixin
 from .dimension import Dimension
 from .enums import DataType, DimensionType
 from .errors import DimensionMismatchError, UnsupportedOperationError
-from .fastpath import direct_read, register_direct_read
+from .fastpath import direct_read, wrap_numpy
 from .provenance import make_record
 
 __all__ = ["Dataset", "guess_data_type"]
@@ -57,25 +56,16 @@ def guess_data_type(dims: Sequence[Dimension]) -> DataType:
     return DataType.UNKNOWN
 
 
-def _wrap_numpy(arr: np.ndarray, chunks: Any) -> da.Array:
-    """A dask array over an in-memory numpy array; computing it whole returns
-    the array itself instead of joining copies of its blocks."""
-    out = da.from_array(arr, chunks=chunks if arr.ndim else ())
-    ref = weakref.ref(arr)
-    register_direct_read(out, ref, in_memory=True)
-    return out
-
-
 def _as_dask(data: Any, chunks: Any = "auto") -> da.Array:
     if isinstance(data, da.Array):
         return data
     if isinstance(data, Dataset):
         return data.data
     if isinstance(data, np.ndarray) and type(data) is np.ndarray:
-        return _wrap_numpy(data, chunks)
+        return wrap_numpy(data, chunks)
     arr = data if hasattr(data, "shape") and hasattr(data, "dtype") else np.asarray(data)
     if type(arr) is np.ndarray:
-        return _wrap_numpy(arr, chunks)
+        return wrap_numpy(arr, chunks)
     return da.from_array(arr, chunks=chunks if np.ndim(arr) else ())
 
 
@@ -731,7 +721,7 @@ class Dataset(NDArrayOperatorsMixin):
     def compute(self, **kwargs: Any) -> Dataset:
         """Compute the values now; the result holds them in memory."""
         arr = self._values(**kwargs)
-        out = self.derive(_wrap_numpy(arr, self._data.chunks),
+        out = self.derive(wrap_numpy(arr, self._data.chunks),
                           data_type=self.data_type)
         if self._variance is not None:
             out._variance = da.from_array(np.asarray(self._variance.compute(**kwargs)),

@@ -12,13 +12,15 @@ block by block as usual.
 from __future__ import annotations
 
 import threading
+import uuid
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-__all__ = ["register_direct_read", "direct_read"]
+__all__ = ["register_direct_read", "direct_read", "wrap_numpy"]
 
 _MAX = 4096
 _LOCK = threading.Lock()
@@ -68,4 +70,27 @@ def direct_read(array: Any, *, in_memory_only: bool = False) -> np.ndarray | Non
     out = np.asarray(out)
     if out.shape != tuple(array.shape) or out.dtype != array.dtype:
         return None
+    return out
+
+
+def wrap_numpy(arr: np.ndarray, chunks: Any = "auto") -> Any:
+    """A dask array over an in-memory numpy array, computed whole without a copy.
+
+    Unlike :func:`dask.array.from_array` it does not hash the values to name
+    the array (slow for large arrays), and computing the whole array returns
+    ``arr`` itself rather than joining copies of its blocks.
+    """
+    import dask.array as da
+
+    out = da.from_array(arr, chunks=chunks if arr.ndim else (), name=f"array-{uuid.uuid4().hex}")
+    # the values live as long as this dask array object does (dask's graph keeps
+    # only block views); the registry holds a weak reference, so nothing leaks
+    out._sidkit_values = arr
+    ref = weakref.ref(out)
+
+    def read() -> np.ndarray | None:
+        obj = ref()
+        return None if obj is None else obj._sidkit_values
+
+    register_direct_read(out, read, in_memory=True)
     return out

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -44,6 +43,7 @@ from sidkit.core import (
     UnknownFormatError,
     UnsafeFileError,
 )
+from sidkit.core.fastpath import wrap_numpy
 from sidkit.core.hdf5 import attr_to_python, check_storage, is_hdf5, lazy_array, open_h5, read_tree
 from sidkit.core.plugins import Reader
 
@@ -204,18 +204,11 @@ class _DatasetReader:
         if nbytes > MAX_EAGER_BYTES:
             raise self.fail(f"{dset.name} holds {nbytes} bytes; read it with lazy=True",
                             UnsafeFileError)
-        import dask.array as da
-
         out = np.empty(dset.shape, dtype=dset.dtype)
         if out.size:
             dset.read_direct(out)
-        name = f"nsid-eager-{uuid.uuid4().hex}"  # a name spares dask hashing every byte
-        if self.chunks is not None:
-            return da.from_array(out, chunks=self.chunks, name=name)
-        # one block holding this very array: computing it hands it back without a copy
-        # (da.from_array copies single-block numpy input)
-        return da.Array({(name,) + (0,) * out.ndim: out}, name,
-                        chunks=tuple((n,) for n in out.shape), dtype=out.dtype)
+        # sidkit.core wraps it lazily; computing it whole hands this very array back
+        return out if self.chunks is None else wrap_numpy(out, self.chunks)
 
     def encoding(self, parent: Any) -> dict[str, Any]:
         obj = self.sibling(parent, ENCODING_NAME)

@@ -32,7 +32,7 @@ from sidkit.core import (
     Writer,
 )
 from sidkit.core.atomic import replace_atomically
-from sidkit.core.hdf5 import h5py_module
+from sidkit.core.hdf5 import h5py_module, store_dask
 
 from ._attrs import encode_attr, flatten_metadata, to_json
 from ._version import __version__
@@ -302,7 +302,7 @@ def _write_one(da: Any, channel: Any, name: str, ds: Dataset, pos_axes: list[int
                       chunks=_hdf5_chunks((n_pos, n_spec), dtype.itemsize))
     main = channel.create_dataset(name, shape=(n_pos, n_spec), dtype=dtype, **kwargs)
     if n_pos and n_spec:
-        da.store(data2d, main, lock=True, compute=True)
+        store_dask(data2d, main)  # block by block; on a dask.distributed cluster when one is active
 
     # ancillary datasets
     anc = {}
