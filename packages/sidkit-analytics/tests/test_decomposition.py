@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
 
 from sidkit.analytics import AnalysisError, decompose
@@ -117,3 +119,17 @@ def test_dataset_without_feature_dims_asks_for_them():
                                    Dimension("x", 4, dimension_type="spatial")])
     with pytest.raises(AnalysisError, match="feature_dims"):
         decompose(ds, 1)
+
+
+@settings(max_examples=8, deadline=None)
+@given(ny=st.integers(2, 6), nx=st.integers(2, 6), ne=st.integers(2, 7), seed=st.integers(0, 2**16))
+def test_full_rank_pca_reconstruction_restores_any_spectral_image(ny, nx, ne, seed):
+    data = np.random.default_rng(seed).random((ny, nx, ne))
+    data = np.moveaxis(data, 2, 1)  # (y, e, x): the spectral dim in the middle
+    ds = Dataset(data, [Dimension("y", ny, dimension_type="spatial"),
+                        Dimension("e", ne, dimension_type="spectral"),
+                        Dimension("x", nx, dimension_type="spatial")])
+    n = min(ny * nx, ne)
+    rec = decompose(ds, n, method="pca").reconstruct()
+    assert rec.dim_names == ("y", "e", "x")
+    np.testing.assert_allclose(np.asarray(rec), data, atol=1e-8)

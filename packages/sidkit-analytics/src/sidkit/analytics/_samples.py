@@ -141,6 +141,20 @@ def matrix(ds: Dataset, lay: Layout, *, row_chunks: Any = None) -> da.Array:
     return x.rechunk({0: row_chunks, 1: -1})
 
 
+def matrix_in_memory(ds: Dataset, lay: Layout) -> np.ndarray:
+    """The data as a numpy (samples, features) array.
+
+    Computes the dask array in its own chunking first and reorders in numpy,
+    which is much cheaper than rechunking in dask (no copy when the dims are
+    already samples-then-features).
+    """
+    order = [ds.axis(n) for n in lay.sample_names + lay.feature_names]
+    arr = np.asarray(ds.data.compute())
+    if order != list(range(ds.ndim)):
+        arr = np.transpose(arr, order)
+    return np.ascontiguousarray(arr.reshape(lay.n_samples, lay.n_features))
+
+
 def use_out_of_core(x: da.Array, out_of_core: bool | None) -> bool:
     """Resolve ``out_of_core=None`` by the size of ``x``."""
     if out_of_core is None:

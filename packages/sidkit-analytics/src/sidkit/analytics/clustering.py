@@ -10,7 +10,7 @@ import numpy as np
 
 from sidkit.core import Dataset, DataType
 
-from ._samples import AnalysisError, derive, index_dim, layout, matrix, use_out_of_core
+from ._samples import AnalysisError, derive, index_dim, layout, matrix, matrix_in_memory, use_out_of_core
 
 __all__ = ["ClusterResult", "cluster"]
 
@@ -112,7 +112,9 @@ def cluster(
     from sklearn.mixture import GaussianMixture
 
     if not ooc:
-        arr = np.asarray(x.compute())
+        arr = matrix_in_memory(ds, lay)
+        if not np.issubdtype(arr.dtype, np.floating):
+            arr = arr.astype(np.float32)
         if method == "kmeans":
             est = KMeans(n_clusters=k, random_state=random_state, **kwargs)
         elif method == "minibatch":

@@ -17,7 +17,16 @@ import numpy as np
 
 from sidkit.core import Dataset, DataType
 
-from ._samples import AnalysisError, Layout, derive, index_dim, layout, matrix, use_out_of_core
+from ._samples import (
+    AnalysisError,
+    Layout,
+    derive,
+    index_dim,
+    layout,
+    matrix,
+    matrix_in_memory,
+    use_out_of_core,
+)
 
 __all__ = ["DecompositionResult", "decompose"]
 
@@ -157,7 +166,10 @@ def decompose(
     if ooc:
         comps, maps, evr, mean, est = _fit_out_of_core(x, n, method, random_state, max_samples, kwargs)
     else:
-        comps, maps, evr, mean, est = _fit_in_memory(np.asarray(x.compute()), n, method, random_state, kwargs)
+        arr = matrix_in_memory(ds, lay)
+        if not np.issubdtype(arr.dtype, np.floating):
+            arr = arr.astype(x.dtype)
+        comps, maps, evr, mean, est = _fit_in_memory(arr, n, method, random_state, kwargs)
     comps, maps = _flip_signs(np.asarray(comps, dtype=float), maps)
     params = {"n_components": n, "method": method, "sample_dims": list(lay.sample_names),
               "feature_dims": list(lay.feature_names), "out_of_core": ooc,
