@@ -34,9 +34,10 @@ def test_plugins_lists_package_version_and_broken_reason(capsys):
 
 def test_plugins_json(capsys):
     assert main(["plugins", "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
-    assert {"group": "sidkit.writers", "name": "toy"}.items() <= next(
-        r for r in rows if r["group"] == "sidkit.writers").items()
+    rows = {(r["group"], r["name"]): r for r in json.loads(capsys.readouterr().out)}
+    toy = rows[("sidkit.writers", "toy")]
+    assert toy["status"] == "ok" and toy["package"] == "sidkit-toyformat 0.1.0"
+    assert rows[("sidkit.readers", "broken")]["status"].startswith("BROKEN")
 
 
 def test_info_shows_dims_and_units(toy, capsys):
