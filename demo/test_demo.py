@@ -97,3 +97,11 @@ def test_unreadable_input_exits_with_status_1(demo, tmp_path, capsys):
     bad.write_bytes(b"not an hdf5 file at all")
     assert demo.main(["--input", str(bad), "--output", str(tmp_path / "r")]) == 1
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_line_fit_finds_the_fe_k_alpha_energy(builtin_run):
+    _, out = builtin_run
+    report = (out / "index.html").read_text(encoding="utf-8")
+    centre = re.search(r"fitted line centre on the pixels that hold it</th><td>([0-9.]+) keV", report)
+    assert centre is not None
+    assert abs(float(centre.group(1)) - 6.404) < 0.02

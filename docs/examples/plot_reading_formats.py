@@ -24,7 +24,7 @@ image = (1000 + 400 * np.sin(xx / 6.0) * np.cos(yy / 9.0) + rng.normal(0, 30, (9
 
 # %%
 # The installed readers
-print(sorted(r.name for r in sk.readers()))
+print(sorted(sk.readers()))
 
 # %%
 # TIFF, written by tifffile
