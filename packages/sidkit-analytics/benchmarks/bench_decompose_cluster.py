@@ -7,19 +7,11 @@ spectral image: sidkit.analytics vs scikit-learn called on the numpy array.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 from _synthetic import spectral_image
 
-
-def best(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+from sidkit.core.benchmarking import best_time as best
 
 
 def main() -> None:

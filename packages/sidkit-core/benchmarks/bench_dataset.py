@@ -6,21 +6,12 @@ Usage: python bench_dataset.py [--quick]
 from __future__ import annotations
 
 import sys
-import time
 
 import dask.array as da
 import numpy as np
 
 from sidkit.core import Dataset, Dimension
-
-
-def _best(fn, repeat=5) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+from sidkit.core.benchmarking import best_time as _best
 
 
 def main() -> None:

@@ -14,18 +14,10 @@ go without tiling, and memory-hungry for large images.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 
-
-def best_of(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+from sidkit.core.benchmarking import best_time as best_of
 
 
 def main() -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 from pathlib import Path
 
 import dask.array as da
@@ -26,25 +25,9 @@ import numpy as np
 
 import sidkit.core as sk
 from sidkit.core import Dataset, Dimension
+from sidkit.core.benchmarking import best_time as best
+from sidkit.core.benchmarking import duel
 from sidkit.nsid import read_nsid, write_nsid
-
-
-def best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
-
-
-def duel(a, b, repeat: int) -> tuple[float, float]:
-    """Best times of ``a`` and ``b`` run alternately."""
-    ta, tb = [], []
-    for _ in range(repeat):
-        ta.append(best(a, 1))
-        tb.append(best(b, 1))
-    return min(ta), min(tb)
 
 
 def main() -> None:

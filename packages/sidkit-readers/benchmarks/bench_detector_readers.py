@@ -16,22 +16,13 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 from sidkit.core import load, load_all
+from sidkit.core.benchmarking import best_time as best
 from sidkit.core.testing import real_fixtures
-
-
-def best(func, repeat):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def sidkit_read(path):

@@ -23,25 +23,16 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 from pathlib import Path
 
 import dask
 import numpy as np
 
 from sidkit.core import Dataset
+from sidkit.core.benchmarking import best_time as best_of
 from sidkit.core.hdf5 import lazy_array
 from sidkit.stem import annular, scan_images
 from sidkit.stem.synthetic import stem_dims
-
-
-def best_of(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def line(name: str, ours: float, limit_name: str, limit: float) -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import dask
@@ -30,6 +29,7 @@ import h5py
 import numpy as np
 
 from sidkit.core import Dataset, Dimension
+from sidkit.core.benchmarking import best_time_and_result as best
 from sidkit.usid import read_usid, write_usid
 from sidkit.usid import reader as reader_module
 
@@ -45,13 +45,6 @@ def make_file(path: Path, n: int, steps: int) -> str:
     return "/Measurement_000/Channel_000/Raw_Data"
 
 
-def best(fn, repeat: int) -> tuple[float, object]:
-    times, out = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
 
 
 def main() -> None:
