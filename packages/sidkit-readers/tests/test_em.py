@@ -14,7 +14,6 @@ import pytest
 
 from sidkit.core import CorruptFileError, DimensionType, TruncatedFileError, UnsafeFileError
 from sidkit.readers._em import (
-    MemmapProxy,
     apply_mapping,
     check_declared_size,
     clean_units,
@@ -24,6 +23,7 @@ from sidkit.readers._em import (
     parser_errors,
     plain,
 )
+from sidkit.readers._raw import MemmapProxy
 
 EM_MODULES = ["dm", "velox", "tia", "emd", "mrc", "tiff", "image", "nion"]
 PARSERS = ["rsciio", "h5py", "mrcfile", "tifffile", "PIL", "sparse", "imageio"]
@@ -84,7 +84,7 @@ def test_memmap_proxy_reads_slices_in_native_order_and_pickles(tmp_path):
     data = np.arange(24, dtype=">i4").reshape(4, 6)
     path = tmp_path / "be.bin"
     path.write_bytes(b"HDR!" + data.tobytes())
-    proxy = pickle.loads(pickle.dumps(MemmapProxy(path, 4, (4, 6), ">i4", "r")))
+    proxy = pickle.loads(pickle.dumps(MemmapProxy(path, ">i4", (4, 6), offset=4, reader="r")))
     part = proxy[1:3, ::2]
     assert part.dtype == np.dtype("=i4")
     np.testing.assert_array_equal(part, data[1:3, ::2])

@@ -6,7 +6,7 @@
 - :func:`guarded` wraps a dask array so that errors raised while its chunks
   are read (a file truncated after it was opened, a damaged chunk) are
   sidkit errors too.
-- :class:`MemmapProxy` is a picklable memory map of a region of a file, for
+- :func:`memmap_array` wraps :class:`._raw.MemmapProxy` (a picklable memory map of a region of a file) for
   readers that know the offset, dtype and shape of their data.
 - :func:`dimension_from_axis` and :func:`dataset_from_signal` turn the
   signal dictionaries of RosettaSciIO (``{"data", "axes", "metadata",
@@ -42,12 +42,12 @@ from sidkit.core import (
 )
 
 from ._metadata import normalised_metadata
+from ._raw import MemmapProxy
 
 __all__ = [
     "MAX_BYTES_FACTOR",
     "parser_errors",
     "guarded",
-    "MemmapProxy",
     "memmap_array",
     "check_declared_size",
     "plain",
@@ -164,56 +164,6 @@ def guarded(array: Any, path: Path | str, reader: str) -> Any:
                          meta=np.empty((0,) * proxy.ndim, dtype=proxy.dtype))
 
 
-class MemmapProxy:
-    """Picklable memory map of ``shape``/``dtype`` data at ``offset`` of a file.
-
-    Each ``[...]`` maps the file, copies the slice out and unmaps it, so dask
-    graphs built on it pickle by path and run in worker processes.
-    """
-
-    __slots__ = ("path", "offset", "shape", "dtype", "file_dtype", "ndim", "order", "reader")
-
-    def __init__(self, path: str | os.PathLike[str], offset: int, shape: Sequence[int], dtype: Any,
-                 reader: str, order: str = "C") -> None:
-        self.path = os.fspath(path)
-        self.offset = int(offset)
-        self.shape = tuple(int(n) for n in shape)
-        self.file_dtype = np.dtype(dtype)
-        # values come back in the machine's byte order
-        self.dtype = self.file_dtype.newbyteorder("=") if self.file_dtype.byteorder in "<>" else self.file_dtype
-        self.ndim = len(self.shape)
-        self.order = order
-        self.reader = reader
-
-    @property
-    def nbytes(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) * self.file_dtype.itemsize
-
-    def __dask_tokenize__(self) -> tuple[Any, ...]:
-        return ("sidkit-memmap", self.path, self.offset, self.shape, str(self.file_dtype), self.order)
-
-    def __getitem__(self, key: Any) -> np.ndarray:
-        if self.nbytes == 0:
-            return np.empty(self.shape, self.dtype)[key]
-        with parser_errors(self.path, self.reader, "reading the data"):
-            mm = np.memmap(self.path, dtype=self.file_dtype, mode="r", offset=self.offset,
-                           shape=self.shape, order=self.order)
-            try:
-                return np.array(mm[key], dtype=self.dtype)
-            finally:
-                del mm
-
-    def __getstate__(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, s) for s in self.__slots__)
-
-    def __setstate__(self, state: tuple[Any, ...]) -> None:
-        for s, v in zip(self.__slots__, state):
-            setattr(self, s, v)
-
-    def __repr__(self) -> str:
-        return f"MemmapProxy({self.path!r}, offset={self.offset}, shape={self.shape}, dtype={self.dtype})"
-
-
 def check_declared_size(path: Path | str, reader: str, offset: int, shape: Sequence[int],
                         dtype: Any) -> None:
     """Raise unless ``shape``/``dtype`` data at ``offset`` fit inside the file.
@@ -247,7 +197,7 @@ def memmap_array(path: Path | str, reader: str, offset: int, shape: Sequence[int
     from dask.base import tokenize
 
     check_declared_size(path, reader, offset, shape, dtype)
-    proxy = MemmapProxy(path, offset, shape, dtype, reader, order)
+    proxy = MemmapProxy(path, dtype, tuple(shape), offset=offset, order=order, reader=reader)
     if not lazy:
         return da.from_array(proxy[...], chunks=chunks)
     try:
