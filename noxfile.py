@@ -96,10 +96,12 @@ def learn_torch(session: nox.Session) -> None:
     if "learn" not in PACKAGES:
         session.skip("sidkit-learn is not in the tree")
     session.run("python", "-m", "pip", "install", "-q", TORCH_PIN)
+    # torch is already satisfied, so the torch extra adds only safetensors
     session.run("python", "-m", "pip", "install", "-q", "-e", "packages/sidkit-core",
-                "-e", _pkg("learn", ["test"]))
+                "-e", _pkg("learn", ["test", "torch"]))
+    session.run("python", "-c", "import torch, safetensors; print('torch', torch.__version__)")
     session.run("pytest", "packages/sidkit-learn/tests", "-q", "-p", "no:cacheprovider",
-                *session.posargs, env=_env())
+                *session.posargs, env={**_env(), "SIDKIT_REQUIRE_TORCH": "1"})
 
 
 @nox.session(python=PYTHON)

@@ -3,6 +3,7 @@ from a partially labelled map."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,77 @@ class ClassificationResult:
     probabilities: Dataset | None
     estimator: Any
     classes: np.ndarray
+
+    def plot(self, *, names: Any = None, cmap: str = "tab10", max_classes: int = 8,
+             figsize: Any = None, title: str | None = None) -> Any:
+        """The predicted label map with a legend beside the probability maps.
+
+        Parameters
+        ----------
+        names : mapping of int to str or sequence of str, optional
+            Class names by label (a sequence in the order of :attr:`classes`);
+            ``"class k"`` by default.
+        cmap : str, default "tab10"
+            Qualitative colour map of the label map.
+        max_classes : int, default 8
+            At most this many probability maps are drawn.
+        figsize : tuple of float, optional
+        title : str, optional
+            Title of the label map; the labels' title by default.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            Axes 0: the predicted classes (an image over two sample dims,
+            points along one) with one legend entry per class present. Then,
+            when the estimator gives probabilities, one image per class
+            (values 0 to 1, with a colour bar), or one axes with a line per
+            class along a single sample dim.
+
+        Raises
+        ------
+        MissingDependencyError
+            matplotlib is not installed (``pip install "sidkit-core[plot]"``).
+        """
+        from sidkit.core import require
+
+        require("matplotlib", extra="plot", package="sidkit-core", reader="ClassificationResult.plot")
+        import matplotlib.pyplot as plt
+
+        from sidkit.core.plotting import plot_image, plot_spectrum
+
+        from .clustering import _draw_labels, _label_colors
+
+        classes = [int(c) for c in np.asarray(self.classes).tolist()]
+        if names is None:
+            label_names = {c: f"class {c}" for c in classes}
+        elif isinstance(names, Mapping):
+            label_names = {int(k): str(v) for k, v in names.items()}
+        else:
+            label_names = {c: str(v) for c, v in zip(classes, names)}
+        proba = self.probabilities
+        lines = proba is not None and proba.ndim == 2
+        shown = 0 if proba is None else min(len(classes), int(max_classes))
+        ncols = 1 + (1 if lines else shown)
+        fig, axes = plt.subplots(1, ncols, figsize=figsize or (5.5 + 3.6 * (ncols - 1), 4.5),
+                                 squeeze=False, layout="constrained")
+        axes = axes[0]
+        _draw_labels(axes[0], self.labels, label_names, cmap=cmap, title=title)
+        if proba is None:
+            return fig
+        if lines:
+            colors = _label_colors(cmap, classes)
+            for i, c in enumerate(classes):
+                plot_spectrum(proba.isel({"class": i}), ax=axes[1], title="class probabilities",
+                              color=colors[i], label=label_names.get(c, f"class {c}"))
+            axes[1].set_ylim(-0.02, 1.02)
+            axes[1].legend(fontsize="small")
+            return fig
+        for i in range(shown):
+            c = classes[i]
+            plot_image(proba.isel({"class": i}), ax=axes[1 + i], cmap="magma", vmin=0.0, vmax=1.0,
+                       title=f"P({label_names.get(c, f'class {c}')})")
+        return fig
 
 
 def make_estimator(name: str, random_state: int | None = 0, **kwargs: Any) -> Any:

@@ -42,6 +42,105 @@ class ClusterResult:
     def n_clusters(self) -> int:
         return int(self.centers.shape[0])
 
+    def plot(self, *, cmap: str = "tab10", max_centers: int = 8, figsize: Any = None,
+             title: str | None = None) -> Any:
+        """The label map with a legend beside the cluster centres.
+
+        Parameters
+        ----------
+        cmap : str, default "tab10"
+            Qualitative colour map; centre ``k`` has the colour of label ``k``.
+        max_centers : int, default 8
+            At most this many centres are drawn when they are images.
+        figsize : tuple of float, optional
+        title : str, optional
+            Title of the label map; the labels' title by default.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            Axes 0: the label map (an image over two sample dims, points
+            along one) with one legend entry per cluster present. Then one
+            axes with every centre as a line (one feature dim), or one axes
+            per centre image (two or more feature dims).
+
+        Raises
+        ------
+        MissingDependencyError
+            matplotlib is not installed (``pip install "sidkit-core[plot]"``).
+        """
+        names = {k: f"cluster {k}" for k in range(self.n_clusters)}
+        return _plot_labels_and_centers(self.labels, self.centers, names, "cluster", cmap=cmap,
+                                        max_centers=max_centers, figsize=figsize, title=title,
+                                        reader="ClusterResult.plot")
+
+
+def _label_colors(cmap: str, labels: Any) -> list[Any]:
+    """The colours :func:`sidkit.core.plotting.plot_labels` gives ``labels``."""
+    import matplotlib.pyplot as plt
+
+    base = plt.get_cmap(cmap)
+    n = getattr(base, "N", 10)
+    return [(1.0, 1.0, 1.0, 1.0) if int(k) < 0 else base(int(k) % n) for k in labels]
+
+
+def _draw_labels(ax: Any, labels: Dataset, names: dict[int, str], *, cmap: str, title: str | None) -> None:
+    """A label map into ``ax``: an image with a legend over two sample dims,
+    coloured points along one sample dim."""
+    from sidkit.core.plotting import axis_label, plot_labels, value_label
+
+    if labels.ndim >= 2:
+        lab = labels if labels.ndim == 2 else labels.isel({n: 0 for n in labels.dim_names[:-2]})
+        plot_labels(lab, names=names, ax=ax, cmap=cmap, title=title)
+        return
+    values = np.asarray(labels.data.compute()).astype(int)
+    x = np.asarray(labels.dims[0].values)
+    if not np.issubdtype(x.dtype, np.number):
+        x = np.arange(values.size)
+    present = np.unique(values)
+    for k, color in zip(present, _label_colors(cmap, present)):
+        sel = values == k
+        name = "unlabelled" if k < 0 else names.get(int(k), f"class {k}")
+        ax.scatter(x[sel], values[sel], color=color, edgecolors="black", linewidths=0.4, s=18,
+                   label=f"{name} ({int(sel.sum())} px)")
+    ax.set_xlabel(axis_label(labels.dims[0]))
+    ax.set_ylabel(value_label(labels))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small", borderaxespad=0)
+    ax.set_title(title if title is not None else labels.title)
+
+
+def _plot_labels_and_centers(labels: Dataset, centers: Dataset, names: dict[int, str], dim: str, *,
+                             cmap: str, max_centers: int, figsize: Any, title: str | None,
+                             reader: str) -> Any:
+    from sidkit.core import require
+
+    require("matplotlib", extra="plot", package="sidkit-core", reader=reader)
+    import matplotlib.pyplot as plt
+
+    from sidkit.core.plotting import plot_image, plot_spectrum
+
+    n = int(centers.shape[0])
+    lines = centers.ndim == 2
+    shown = n if lines else min(n, int(max_centers))
+    ncols = 2 if lines else 1 + shown
+    fig, axes = plt.subplots(1, ncols, figsize=figsize or (5.5 * 2 if lines else 5.5 + 3.4 * shown, 4.5),
+                             squeeze=False, layout="constrained")
+    axes = axes[0]
+    _draw_labels(axes[0], labels, names, cmap=cmap, title=title)
+    colors = _label_colors(cmap, range(n))
+    if lines:
+        for k in range(n):
+            plot_spectrum(centers.isel({dim: k}), ax=axes[1], title=f"{dim} centres",
+                          color=colors[k], label=names[k])
+        axes[1].legend(fontsize="small")
+    else:
+        for k in range(shown):
+            plot_image(centers.isel({dim: k}), ax=axes[1 + k], cmap="viridis", title=f"centre: {names[k]}")
+            for side in axes[1 + k].spines.values():
+                side.set_edgecolor(colors[k])
+                side.set_linewidth(3)
+    return fig
+
 
 def _predict_blocks(est: Any, x: da.Array) -> da.Array:
     def apply(block: np.ndarray, est: Any = est) -> np.ndarray:

@@ -88,6 +88,56 @@ class DecompositionResult:
                      data_type=self.source.data_type)
         return out.transpose(*self.source.dim_names)
 
+    def plot(self, n: int | None = None, *, ncols: int | None = None, cmap: str = "viridis",
+             **kwargs: Any) -> Any:
+        """Components (top row) above their maps (bottom row) in one grid.
+
+        Every component is drawn as a line (one feature dim, e.g. a spectrum)
+        or an image (two feature dims, e.g. a diffraction pattern); every map
+        as an image over two sample dims or a line over one, each with a colour
+        bar (and scale bar) in the data's units.
+
+        Parameters
+        ----------
+        n : int, optional
+            Show the first ``n`` components (all by default, at most 12).
+        ncols : int, optional
+            Columns of the grid; ``n`` by default (component ``k`` above its map).
+        cmap : str, default "viridis"
+        **kwargs
+            Passed to :func:`sidkit.core.plotting.plot_grid` (``robust``,
+            ``figsize``, ``suptitle``, ``colorbar``).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            ``2 n`` panel axes (plus a colour bar per image panel).
+
+        Raises
+        ------
+        MissingDependencyError
+            matplotlib is not installed (``pip install "sidkit-core[plot]"``).
+        """
+        from sidkit.core import require
+
+        require("matplotlib", extra="plot", package="sidkit-core", reader="DecompositionResult.plot")
+        from sidkit.core.plotting import plot_grid
+
+        k = min(self.n_components, 12) if n is None else int(n)
+        if not 1 <= k <= self.n_components:
+            raise AnalysisError(f"n must be between 1 and {self.n_components}, got {n}")
+        ratio = None
+        if self.explained_variance_ratio is not None:
+            ratio = np.asarray(self.explained_variance_ratio.data.compute(), dtype=float)
+        panels: dict[str, Dataset] = {}
+        for i in range(k):
+            share = f" ({100 * ratio[i]:.1f} %)" if ratio is not None else ""
+            panels[f"component {i}{share}"] = self.components.isel(component=i)
+        for i in range(k):
+            panels[f"map {i}"] = self.maps.isel(component=i)
+        kwargs.setdefault("suptitle", f"{self.method.upper()}: {k} of {self.n_components} components")
+        return plot_grid(panels, ncols=ncols or k, cmap=cmap, max_panels=2 * k, **kwargs)
+
 
 def _flip_signs(comps: np.ndarray, maps: Any) -> tuple[np.ndarray, Any]:
     """Make the largest-magnitude entry of every component positive (deterministic signs)."""

@@ -176,6 +176,50 @@ class FitResult:
                                       parameters={}, package="sidkit-analytics",
                                       title=f"{model.name} fit", data_type=None)
 
+    def plot(self, *, r_squared: bool = True, robust: bool = True, cmap: str = "viridis",
+             **kwargs: Any) -> Any:
+        """A grid of the parameter maps (and the R² map), each in its units.
+
+        Parameters
+        ----------
+        r_squared : bool, default True
+            Add the map of the coefficient of determination as a last panel.
+        robust : bool, default True
+            Colour range of every map from its 2nd to 98th percentile, so a few
+            failed fits do not hide the rest.
+        cmap : str, default "viridis"
+        **kwargs
+            Passed to :func:`sidkit.core.plotting.plot_grid` (``ncols``,
+            ``figsize``, ``suptitle``, ``colorbar``).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            One panel per parameter (an image over two sample dims, a line
+            along one), titled ``"name (units)"``, with a colour bar labelled
+            the same way.
+
+        Raises
+        ------
+        MissingDependencyError
+            matplotlib is not installed (``pip install "sidkit-core[plot]"``).
+        """
+        from sidkit.core import require
+
+        require("matplotlib", extra="plot", package="sidkit-core", reader="FitResult.plot")
+        from sidkit.core.plotting import plot_grid
+
+        panels: dict[str, Dataset] = {}
+        for name in self.model.param_names:
+            units = self.units.get(name, "")
+            panels[f"{name} ({units})" if units else name] = self.parameter(name)
+        if r_squared:
+            r2 = self.r_squared.copy()
+            r2.quantity, r2.units = "R²", ""
+            panels["R²"] = r2
+        kwargs.setdefault("suptitle", f"{self.model.name} fit along {self.dim.name}")
+        return plot_grid(panels, robust=robust, cmap=cmap, max_panels=len(panels), **kwargs)
+
 
 def _guess_array(guess: Any, ds: Dataset, lay: Any, model: Model) -> tuple[np.ndarray | None, da.Array | None]:
     k = len(model.param_names)

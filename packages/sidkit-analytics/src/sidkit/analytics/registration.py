@@ -33,6 +33,52 @@ class RegistrationResult:
     aligned: Dataset
     shifts: Dataset
 
+    def plot(self, *, cmap: str = "gray", figsize: Any = None, **kwargs: Any) -> Any:
+        """The drift of every frame beside the mean of the aligned frames.
+
+        Parameters
+        ----------
+        cmap : str, default "gray"
+            Colour map of the mean image.
+        figsize : tuple of float, optional
+        **kwargs
+            Passed to :meth:`matplotlib.axes.Axes.plot` for the shift lines.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            Axes 0: one line per image dim, the shift against the frame
+            coordinate (axes labelled with their units), with a legend.
+            Axes 1: the mean aligned image with a scale bar and a colour bar.
+
+        Raises
+        ------
+        MissingDependencyError
+            matplotlib is not installed (``pip install "sidkit-core[plot]"``).
+        """
+        from sidkit.core import require
+
+        require("matplotlib", extra="plot", package="sidkit-core", reader="RegistrationResult.plot")
+        import matplotlib.pyplot as plt
+
+        from sidkit.core.plotting import axis_label, plot_image, value_label
+
+        frame, axis = self.shifts.dims[0], self.shifts.dims[1]
+        shifts = np.asarray(self.shifts.data.compute(), dtype=float)
+        fx = np.asarray(frame.values)
+        x = fx.astype(float) if np.issubdtype(fx.dtype, np.number) else np.arange(fx.size, dtype=float)
+        fig, (left, right) = plt.subplots(1, 2, figsize=figsize or (10.5, 4.2), layout="constrained")
+        for j, name in enumerate(axis.values):
+            left.plot(x, shifts[:, j], marker="o", markersize=3, label=f"{name} shift", **kwargs)
+        left.axhline(0.0, color="0.6", linewidth=0.8)
+        left.set_xlabel(axis_label(frame))
+        left.set_ylabel(value_label(self.shifts))
+        left.set_title(f"drift over {len(frame)} frames")
+        left.legend(fontsize="small")
+        mean = self.aligned.mean(dim=frame.name)
+        plot_image(mean, ax=right, cmap=cmap, title="mean of aligned frames")
+        return fig
+
 
 def _upsampled_dft(data: np.ndarray, region: int, factor: int, offsets: np.ndarray) -> np.ndarray:
     # matrix-multiply DFT of a small region around the peak (Guizar-Sicairos et al., 2008)

@@ -95,6 +95,75 @@ class Detector:
             d["mask"] = f"<mask {np.shape(self.params['mask'])}>"
         return d
 
+    def plot(self, ds: Dataset, *, image: bool = True, color: str = "tab:red", alpha: float = 0.4,
+             cmap: str = "gray", figsize: Any = None, **kwargs: Any) -> Any:
+        """The detector over the mean diffraction pattern of ``ds``, beside
+        the virtual image it gives.
+
+        Parameters
+        ----------
+        ds : Dataset
+            4D-STEM data; its detector grid places the detector.
+        image : bool, default True
+            Also draw the virtual image of this detector (reads the data once).
+        color : str, default "tab:red"
+            Colour of the detector region.
+        alpha : float, default 0.4
+            Opacity of the detector region at full weight.
+        cmap : str, default "gray"
+            Colour map of the pattern and the virtual image.
+        figsize : tuple of float, optional
+        **kwargs
+            Passed to :func:`sidkit.core.plotting.plot_image` for the mean
+            pattern (``robust``, ``vmin``, ``vmax``, ``norm``...).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            Axes 0: the mean pattern in the detector's calibrated units with
+            the detector region tinted (alpha proportional to its weights)
+            and a legend entry naming it. Axes 1 (with ``image=True``): the
+            virtual image over the scan dims with a scale bar. Each image has
+            a colour bar labelled with quantity and units.
+
+        Raises
+        ------
+        MissingDependencyError
+            matplotlib is not installed (``pip install "sidkit-core[plot]"``).
+        DimensionMismatchError
+            ``ds`` is not 4D-STEM data, or a mask does not fit its detector.
+        """
+        from sidkit.core import require
+
+        require("matplotlib", extra="plot", package="sidkit-core", reader="Detector.plot")
+        import matplotlib.pyplot as plt
+        from matplotlib.colors import to_rgba
+        from matplotlib.patches import Patch
+
+        from sidkit.core.plotting import plot_image
+
+        from .virtual import mean_diffraction, virtual_image
+
+        weights = self.weights(ds)
+        label = self.name or self.kind.replace("_", " ")
+        ncols = 2 if image else 1
+        fig, axes = plt.subplots(1, ncols, figsize=figsize or (5.2 * ncols, 4.4), squeeze=False,
+                                 layout="constrained")
+        left = axes[0, 0]
+        pattern = mean_diffraction(ds)
+        plot_image(pattern, ax=left, cmap=cmap, title=f"{label} on the mean pattern", **kwargs)
+        extent = left.get_images()[0].get_extent()
+        peak = float(np.max(np.abs(weights))) or 1.0
+        overlay = np.zeros(weights.shape + (4,))
+        overlay[..., :3] = to_rgba(color)[:3]
+        overlay[..., 3] = float(alpha) * np.abs(weights) / peak
+        left.imshow(overlay, extent=extent, interpolation="nearest", aspect=left.get_aspect())
+        left.legend(handles=[Patch(facecolor=color, alpha=alpha, edgecolor=color, label=label)],
+                    loc="upper right", fontsize="small")
+        if image:
+            plot_image(virtual_image(ds, self), ax=axes[0, 1], cmap=cmap, title=f"{label} image")
+        return fig
+
 
 def _check_positive(**values: float) -> None:
     for k, v in values.items():
