@@ -1020,6 +1020,7 @@ def plot_labels(
     matplotlib.figure.Figure
         One axes, with a scale bar and one legend entry per label present.
     """
+    _pyplot()  # MissingDependencyError naming the extra when matplotlib is absent
     from matplotlib.colors import BoundaryNorm, ListedColormap
     from matplotlib.patches import Patch
 
