@@ -55,3 +55,15 @@ def test_wrapped_numpy_is_returned_without_copy_and_not_leaked():
     del arr
     gc.collect()
     assert probe() is None
+
+
+def test_fold_of_in_memory_data_is_a_view_not_a_copy():
+    values = np.arange(24.0).reshape(2, 3, 4)
+    ds = Dataset(values, ["x", "y", "e"], chunks=1)
+    flat = np.asarray(ds.fold(("x", "y"), "p"))
+    np.testing.assert_array_equal(flat, values.reshape(6, 4))
+    assert np.shares_memory(flat, np.asarray(ds))
+    # the folded axis stands where "e" stood, after "y": (y, e * x)
+    swapped = ds.fold(("e", "x"), "q")
+    assert swapped.dim_names == ("y", "q")
+    np.testing.assert_array_equal(np.asarray(swapped), values.transpose(1, 2, 0).reshape(3, 8))

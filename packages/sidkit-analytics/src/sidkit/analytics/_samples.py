@@ -144,12 +144,13 @@ def matrix(ds: Dataset, lay: Layout, *, row_chunks: Any = None) -> da.Array:
 def matrix_in_memory(ds: Dataset, lay: Layout) -> np.ndarray:
     """The data as a numpy (samples, features) array.
 
-    Computes the dask array in its own chunking first and reorders in numpy,
-    which is much cheaper than rechunking in dask (no copy when the dims are
-    already samples-then-features).
+    Computes the dataset in its own chunking first (in one read, or without
+    any copy for in-memory data; see :mod:`sidkit.core.fastpath`) and
+    reorders in numpy, which is much cheaper than rechunking in dask (no copy
+    when the dims are already samples-then-features).
     """
     order = [ds.axis(n) for n in lay.sample_names + lay.feature_names]
-    arr = np.asarray(ds.data.compute())
+    arr = ds.to_numpy()
     if order != list(range(ds.ndim)):
         arr = np.transpose(arr, order)
     return np.ascontiguousarray(arr.reshape(lay.n_samples, lay.n_features))
