@@ -42,7 +42,7 @@ from sidkit.core import (
 )
 
 from ._metadata import normalised_metadata
-from ._raw import MemmapProxy
+from ._raw import MemmapProxy, whole_read
 
 __all__ = [
     "MAX_BYTES_FACTOR",
@@ -206,8 +206,8 @@ def memmap_array(path: Path | str, reader: str, offset: int, shape: Sequence[int
     except OSError:
         stamp = None
     name = f"{reader}-{Path(path).name}-{tokenize(os.fspath(path), offset, proxy.shape, str(proxy.dtype), stamp)}"
-    return da.from_array(proxy, chunks=chunks, name=name, lock=False, asarray=True,
-                         meta=np.empty((0,) * proxy.ndim, dtype=proxy.dtype))
+    return whole_read(da.from_array(proxy, chunks=chunks, name=name, lock=False, asarray=True,
+                                    meta=np.empty((0,) * proxy.ndim, dtype=proxy.dtype)), proxy)
 
 
 # ----------------------------------------------------------------------------- metadata

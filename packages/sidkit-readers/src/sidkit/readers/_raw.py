@@ -279,5 +279,15 @@ def lazy_memmap(proxy: MemmapProxy, chunks: Any = None) -> Any:
         chunks = frame_chunks(proxy.shape, proxy.dtype.itemsize,
                               frame_axes=min(2, max(proxy.ndim - 1, 0)))
     name = f"{proxy.reader}-{Path(proxy.path).name}-{tokenize(proxy)}"
-    return da.from_array(proxy, chunks=chunks, name=name, lock=False, asarray=False,
-                         meta=np.empty((0,) * proxy.ndim, dtype=proxy.dtype))
+    array = da.from_array(proxy, chunks=chunks, name=name, lock=False, asarray=False,
+                          meta=np.empty((0,) * proxy.ndim, dtype=proxy.dtype))
+    return whole_read(array, proxy)
+
+
+def whole_read(array: Any, proxy: MemmapProxy) -> Any:
+    """Let computing all of ``array`` read ``proxy`` in one call (no dask
+    scheduling or block joins; see :mod:`sidkit.core.fastpath`)."""
+    from sidkit.core.fastpath import register_direct_read
+
+    everything = (slice(None),) * proxy.ndim
+    return register_direct_read(array, lambda: proxy[everything])

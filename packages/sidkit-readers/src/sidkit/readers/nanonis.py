@@ -159,19 +159,15 @@ class NanonisReader(Reader):
             instrument={"vendor": "SPECS Nanonis"},
         )
         original = {"header": header, "columns": columns}
-        import dask.array as da
-        from dask.base import tokenize
-
-        st = path.stat()
-        # one dask array over the table (named from the file, no data hashing); columns are views
-        lazy_table = da.from_array(table.T.copy(), chunks=(1, table.shape[0]),
-                                   name=f"nanonis-{path.name}-{tokenize(str(path), st.st_mtime_ns, st.st_size)}")
+        # the table is parsed text, already in memory: each column is a view of one
+        # copy, which sidkit.core wraps lazily and hands back without copying
+        columns_data = np.ascontiguousarray(table.T)
         out: dict[str, Dataset] = {}
         first = 0 if not exact else 1  # an approximated sweep is kept as data too
         for j, label in enumerate(columns[first:], start=first):
             name, units = split_label(label)
             out[safe_name(label, out)] = spm_dataset(
-                lazy_table[j], [axis], path=path, reader=self.name, title=label, units=units,
+                columns_data[j], [axis], path=path, reader=self.name, title=label, units=units,
                 metadata=metadata, original_metadata={**original, "column": label},
                 modality=header.get("Experiment", "STS"), data_type=DataType.SPECTRUM)
         return out
