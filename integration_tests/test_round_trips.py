@@ -21,7 +21,7 @@ def _norm(meta):
     return jsonable(meta, max_array=10**9)
 
 
-def assert_same(a: sk.Dataset, b: sk.Dataset, *, metadata: bool = True) -> None:
+def assert_same(a: sk.Dataset, b: sk.Dataset) -> None:
     assert b.shape == a.shape
     assert b.dtype == a.dtype
     np.testing.assert_array_equal(np.asarray(b), np.asarray(a))
@@ -31,9 +31,8 @@ def assert_same(a: sk.Dataset, b: sk.Dataset, *, metadata: bool = True) -> None:
         assert db.dimension_type == da_.dimension_type, da_.name
         np.testing.assert_array_equal(db.values, da_.values)
     assert (b.title, b.quantity, b.units) == (a.title, a.quantity, a.units)
-    if metadata:
-        assert _norm(b.metadata) == _norm(a.metadata)
-        assert _norm(b.original_metadata) == _norm(a.original_metadata)
+    assert _norm(b.metadata) == _norm(a.metadata)
+    assert _norm(b.original_metadata) == _norm(a.original_metadata)
 
 
 @needs_fixtures
@@ -70,7 +69,7 @@ def test_fixture_round_trips_nsid_then_usid(tmp_path, path, expected):
         # USID keeps position dims then spectroscopic dims, as the file has them
         order = [d.name for d in back.dims]
         assert sorted(order) == sorted(via_nsid.dim_names)
-        assert_same(via_nsid.transpose(*order), back, metadata=False)
+        assert_same(via_nsid.transpose(*order), back)
         (tmp_path / "b.h5").unlink()
     if any(_usid_ok(d) for d in sk.load_all(path).values()):
         assert tried >= 1
