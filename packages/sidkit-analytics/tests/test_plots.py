@@ -85,8 +85,7 @@ def _panels(fig):
 
 def _legend_texts(ax):
     legend = ax.get_legend()
-    assert legend is not None
-    return [t.get_text() for t in legend.get_texts()]
+    return [] if legend is None else [t.get_text() for t in legend.get_texts()]
 
 
 # ---------------------------------------------------------------------------- decomposition
