@@ -8,26 +8,11 @@ import pytest
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from conftest import endmembers, phase_map, spatial  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
 from sidkit.analytics import SHO, classify, cluster, decompose, fit_sho, register  # noqa: E402
 from sidkit.core import Dataset, Dimension  # noqa: E402
-
-
-def spatial(name: str, n: int, scale: float = 0.5, units: str = "nm") -> Dimension:
-    return Dimension.linear(name, n, scale=scale, units=units, quantity="length", dimension_type="spatial")
-
-
-def phase_map(shape: tuple[int, int], k: int, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    fields = np.stack([ndimage.gaussian_filter(rng.normal(size=shape), 4) for _ in range(k)])
-    return np.argmax(fields, axis=0)
-
-
-def endmembers(energy: np.ndarray, k: int) -> np.ndarray:
-    centres = np.linspace(energy[0], energy[-1], k + 2)[1:-1]
-    width = (energy[-1] - energy[0]) / (3 * k)
-    return np.exp(-0.5 * ((energy[None, :] - centres[:, None]) / width) ** 2) + 0.05
 
 
 def _sho_dataset(nx: int, ny: int, nf: int = 48, seed: int = 0) -> Dataset:

@@ -87,7 +87,6 @@ _BOOL_RESULT = {
     "isnan", "isinf", "isfinite", "logical_and", "logical_or", "logical_not", "logical_xor",
     "signbit",
 }
-_REDUCTIONS = ("sum", "mean", "std", "var", "min", "max")
 
 
 class Dataset(NDArrayOperatorsMixin):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
@@ -188,6 +187,3 @@ class Writer:
         """
         raise NotImplementedError
 
-
-def _fspath(path: str | os.PathLike[str]) -> Path:
-    return Path(os.fspath(path)).expanduser()
