@@ -110,7 +110,7 @@ PACKAGES = {
 # extra public modules documented beside a package's top-level names
 MODULES = {
     "core": ["sidkit.core.plotting", "sidkit.core.display", "sidkit.core.hdf5",
-             "sidkit.core.atomic", "sidkit.core.provenance", "sidkit.core.testing"],
+             "sidkit.core.streaming", "sidkit.core.atomic", "sidkit.core.provenance", "sidkit.core.testing"],
 }
 
 

@@ -134,3 +134,20 @@ def test_killing_a_worker_mid_computation_still_completes(client, files):
     assert float(result) == pytest.approx(float(np.asarray(ds).sum()), rel=1e-5)
     # the file the workers were reading is intact
     np.testing.assert_array_equal(np.asarray(sk.load(folder / "si_nsid.h5")), np.asarray(ds))
+
+
+def test_streamed_blocks_are_read_on_the_workers_and_arrive_in_order(client, files):
+    import os
+
+    from sidkit.core.streaming import distributed_client, iter_blocks
+
+    folder, _ = files
+    ds = sk.load(folder / "si_nsid.h5")
+    assert distributed_client() is client
+    data = ds.data.rechunk((4, 24, 64))
+    got = list(iter_blocks(data))
+    assert [sl.start for sl, _ in got] == list(range(0, 24, 4))
+    np.testing.assert_array_equal(np.concatenate([v for _, v in got]), np.asarray(ds))
+    pids = data.map_blocks(lambda b: np.full(b.shape, os.getpid(), dtype=np.int64), dtype=np.int64)
+    seen = {int(p) for _, v in iter_blocks(pids) for p in np.unique(v)}
+    assert seen and os.getpid() not in seen

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import dask.array as da
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
 
-from sidkit.analytics import AnalysisError, decompose
+from sidkit.analytics import AnalysisError, _samples, decompose, decomposition
 from sidkit.core import Dataset, Dimension
 
 
@@ -64,15 +65,51 @@ def test_reconstruct_with_all_pca_components_restores_data_shape_and_denoises(ph
     assert rec.provenance[-1]["process"] == "sidkit.analytics.DecompositionResult.reconstruct"
 
 
-def test_out_of_core_pca_agrees_with_in_memory(phase_image):
+@pytest.mark.parametrize("solver", ["gram", "randomized"])
+@pytest.mark.parametrize("method", ["pca", "svd"])
+def test_out_of_core_pca_and_svd_agree_with_in_memory(phase_image, monkeypatch, method, solver):
+    if solver == "randomized":
+        monkeypatch.setattr(decomposition, "GRAM_MAX_FEATURES", 0)
     ds = phase_image["ds"]
     # two pure end-members' worth of variance after centring (3 phases); the rest is noise
-    a = decompose(ds, 2, out_of_core=False)
-    b = decompose(ds, 2, out_of_core=True)
+    a = decompose(ds, 2, method, out_of_core=False)
+    b = decompose(ds, 2, method, out_of_core=True)
     np.testing.assert_allclose(np.asarray(b.explained_variance_ratio),
                                np.asarray(a.explained_variance_ratio), rtol=1e-3)
     np.testing.assert_allclose(np.asarray(b.components), np.asarray(a.components), atol=2e-3)
     np.testing.assert_allclose(np.asarray(b.maps), np.asarray(a.maps), atol=2e-3 * float(np.abs(np.asarray(a.maps)).max()))
+    np.testing.assert_allclose(b.mean, a.mean, atol=1e-6 * float(np.abs(np.asarray(ds)).max()))
+
+
+def test_out_of_core_pca_keeps_float32_precision_under_a_large_offset():
+    rng = np.random.default_rng(3)
+    scores = rng.standard_normal((4000, 2)) * [3.0, 1.0]
+    basis = np.linalg.qr(rng.standard_normal((64, 2)))[0].T
+    data = (1e4 + scores @ basis + 0.01 * rng.standard_normal((4000, 64))).astype(np.float32)
+    ds = Dataset(da.from_array(data, chunks=(500, 64)),
+                 [Dimension("x", 4000, dimension_type="spatial"), Dimension("e", 64, dimension_type="spectral")])
+    res = decompose(ds, 2, out_of_core=True)
+    cos = np.abs(np.sum(np.asarray(res.components) * basis, axis=1))
+    assert cos.min() > 0.9999
+    np.testing.assert_allclose(np.asarray(res.explained_variance_ratio), [0.9, 0.1], atol=5e-3)
+
+
+def test_out_of_core_pca_reads_each_block_once_to_fit(phase_image, monkeypatch):
+    reads = []
+    arr = da.from_array(np.asarray(phase_image["ds"]), chunks=(8, 40, -1))
+    # row blocks of the samples x features matrix = the 8 x 40 pixel blocks of arr
+    monkeypatch.setattr(_samples, "BLOCK_BYTES", 8 * 40 * 96 * arr.dtype.itemsize)
+
+    def count(block, block_info=None):
+        if block_info is not None:
+            reads.append(block_info[0]["chunk-location"])
+        return block
+
+    ds = phase_image["ds"].derive(arr.map_blocks(count, dtype=arr.dtype), process="count")
+    decompose(ds, 2, out_of_core=True)
+    # the first block twice (it gives the shift that keeps float32 sums precise), the rest once
+    assert len(reads) == arr.numblocks[0] + 1
+    assert len(set(reads)) == arr.numblocks[0]
 
 
 @pytest.mark.parametrize("method", ["svd", "ica"])

@@ -9,6 +9,7 @@ import dask.array as da
 import numpy as np
 
 from sidkit.core import Dataset, DataType
+from sidkit.core.streaming import iter_blocks
 
 from ._samples import AnalysisError, derive, index_dim, layout, matrix, matrix_in_memory, use_out_of_core
 
@@ -179,7 +180,9 @@ def cluster(
         Force or forbid the out-of-core path (default: by size, see
         :func:`sidkit.analytics.decompose`). k-means then runs as mini-batch
         k-means fed block by block (``n_epochs`` passes over the data in
-        batches of ``batch_size``); a Gaussian mixture is fitted on a random
+        batches of ``batch_size``; the next blocks are read, on the workers
+        of an active ``dask.distributed`` client if there is one, while one
+        is fitted); a Gaussian mixture is fitted on a random
         subset of ``max_samples`` rows. Labels are predicted block by block.
     random_state : int, optional
         Seed.
@@ -226,10 +229,8 @@ def cluster(
         if method in ("kmeans", "minibatch"):
             kwargs.setdefault("n_init", 3)
             est = MiniBatchKMeans(n_clusters=k, random_state=random_state, batch_size=batch_size, **kwargs)
-            blocks = x.to_delayed().ravel()
             for _ in range(int(n_epochs)):
-                for block in blocks:
-                    b = np.asarray(block.compute())
+                for _rows, b in iter_blocks(x):
                     for start in range(0, b.shape[0], batch_size):
                         part = b[start:start + batch_size]
                         if part.shape[0] >= k or hasattr(est, "cluster_centers_"):

@@ -3,8 +3,9 @@
 The dataset is viewed as a samples x features matrix (spatial / temporal dims
 are samples, spectral / reciprocal dims features, unless told otherwise);
 components come back with the feature dims and maps with the sample dims.
-PCA and SVD run out of core with dask's compressed (randomized) SVD when the
-data are larger than :data:`~sidkit.analytics._samples.IN_MEMORY_BYTES`.
+PCA and SVD run out of core (one pass for the Gram matrix, or dask's
+compressed randomized SVD for very wide data) when the data are larger than
+:data:`~sidkit.analytics._samples.IN_MEMORY_BYTES`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import dask.array as da
 import numpy as np
 
 from sidkit.core import Dataset, DataType
+from sidkit.core.streaming import iter_blocks
 
 from ._samples import (
     AnalysisError,
@@ -176,10 +178,15 @@ def decompose(
     out_of_core : bool, optional
         Force (True) or forbid (False) the out-of-core path; by default it is
         used when the matrix is larger than ``IN_MEMORY_BYTES`` (1 GiB). PCA
-        and SVD then use :func:`dask.array.linalg.svd_compressed`; NMF uses
-        scikit-learn's ``MiniBatchNMF.partial_fit`` over row blocks; ICA is
-        fitted on a random subset of ``max_samples`` rows. Maps are computed
-        block by block and stay lazy.
+        and SVD are then exact, from the features x features Gram matrix
+        summed over row blocks in one pass (up to ``GRAM_MAX_FEATURES``
+        features), or for wider data from
+        :func:`dask.array.linalg.svd_compressed` (randomized, ``n_power_iter``
+        power iterations, 4 by default); NMF uses scikit-learn's
+        ``MiniBatchNMF.partial_fit`` over row blocks; ICA is fitted on a
+        random subset of ``max_samples`` rows. Maps are computed block by
+        block and stay lazy. Row blocks are computed where dask runs (on the
+        workers of an active ``dask.distributed`` client).
     random_state : int, optional
         Seed, for reproducible results.
     max_samples : int, default 200000
@@ -286,9 +293,76 @@ def _transform_blocks(est: Any, x: da.Array, n: int) -> da.Array:
     return x.map_blocks(apply, chunks=(x.chunks[0], (n,)), dtype=x.dtype)
 
 
+#: Out-of-core PCA / SVD are exact, from the features x features Gram matrix
+#: summed over row blocks in one pass, when there are at most this many
+#: features (a 2048 x 2048 float64 partial sum is 32 MiB); wider data use
+#: dask's randomized compressed SVD (several passes).
+GRAM_MAX_FEATURES = 2048
+
+
+def _block_gram(block: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """``[c.T @ c; c.sum(0)]`` of ``c = block - shift``, as float64 (nf + 1, nf)."""
+    c = block - shift.astype(block.dtype)
+    out = np.empty((c.shape[1] + 1, c.shape[1]))
+    out[:-1] = c.T @ c  # BLAS syrk in the data's precision; the shift keeps it well conditioned
+    out[-1] = c.sum(axis=0, dtype=np.float64)
+    return out
+
+
+def _sum_parts(*parts: np.ndarray) -> np.ndarray:
+    return np.sum(parts, axis=0)
+
+
+def _gram(x: da.Array, shift: np.ndarray, split_every: int = 8) -> np.ndarray:
+    """Gram matrix and column sums of ``x - shift`` in one pass over ``x``.
+
+    Every row block gives an (nf + 1, nf) partial sum; the partials are added
+    in a tree, so memory stays a few partials per worker.
+    """
+    from dask import delayed
+
+    parts = [delayed(_block_gram)(b, shift) for b in x.to_delayed().ravel()]
+    while len(parts) > 1:
+        parts = [delayed(_sum_parts)(*parts[i:i + split_every]) for i in range(0, len(parts), split_every)]
+    return np.asarray(parts[0].compute())
+
+
+def _gram_pca(x: da.Array, n: int, centre: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Components, explained variance ratio and mean from the Gram matrix.
+
+    PCA: the top eigenvectors of the covariance ``(G - m m^T / N) / (N - 1)``
+    (the same components and variance ratios as scikit-learn's exact PCA);
+    SVD: of ``G`` itself (right singular vectors, ``s**2`` over the total sum
+    of squares). The first row block's mean is removed before the products
+    so that float32 data keep their precision.
+    """
+    nf, n_rows = x.shape[1], x.shape[0]
+    first = np.asarray(x[: x.chunks[0][0]].compute())
+    shift = first.mean(axis=0, dtype=np.float64) if centre else np.zeros(nf)
+    total = _gram(x, shift)
+    g, sums = total[:-1], total[-1]
+    if centre:
+        mean_shifted = sums / n_rows
+        cov = (g - n_rows * np.outer(mean_shifted, mean_shifted)) / max(1, n_rows - 1)
+        mean = shift + mean_shifted
+    else:
+        cov, mean = g, np.zeros(nf)
+    cov = (cov + cov.T) / 2
+    vals, vecs = np.linalg.eigh(cov)
+    order = np.argsort(vals)[::-1][:n]
+    vals = np.clip(vals[order], 0, None)
+    trace = float(np.trace(cov))
+    evr = vals / trace if trace > 0 else np.zeros(n)
+    return vecs[:, order].T, evr, mean
+
+
 def _fit_out_of_core(x: da.Array, n: int, method: str, seed: int | None, max_samples: int,
                      kwargs: dict[str, Any]) -> tuple[np.ndarray, da.Array, Any, np.ndarray, Any]:
     nf = x.shape[1]
+    if method in ("pca", "svd") and nf <= GRAM_MAX_FEATURES:
+        comps, evr, mean = _gram_pca(x, n, centre=method == "pca")
+        xc = x - mean.astype(x.dtype) if method == "pca" else x
+        return comps, da.dot(xc, comps.T.astype(x.dtype)), evr, mean, None
     if method in ("pca", "svd"):
         if method == "pca":
             mean = np.asarray(x.mean(axis=0, dtype=np.float64).compute())
@@ -309,10 +383,8 @@ def _fit_out_of_core(x: da.Array, n: int, method: str, seed: int | None, max_sam
 
         n_epochs = int(kwargs.pop("n_epochs", 3))
         est = MiniBatchNMF(n_components=n, random_state=seed, **kwargs)
-        blocks = x.to_delayed().ravel()
         for _ in range(n_epochs):
-            for block in blocks:
-                b = np.asarray(block.compute())
+            for _rows, b in iter_blocks(x):
                 if float(b.min()) < 0:
                     raise AnalysisError("NMF needs non-negative data; subtract a background or use pca/ica")
                 est.partial_fit(b)

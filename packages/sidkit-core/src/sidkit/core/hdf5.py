@@ -27,6 +27,7 @@ import numpy as np
 
 from .errors import CorruptFileError, TruncatedFileError, UnsafeFileError
 from .plugins import require
+from .streaming import distributed_client, iter_blocks, row_slices
 
 __all__ = [
     "HDF5_MAGIC",
@@ -44,6 +45,10 @@ __all__ = [
 ]
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+#: Rows computed on a dask.distributed cluster reach the writing process in
+#: slabs of about this many bytes.
+SLAB_BYTES = 256 * 2**20
 
 
 def is_hdf5(head: bytes) -> bool:
@@ -657,41 +662,14 @@ def store_dask(array: Any, dset: Any, *, num_workers: int | None = None) -> None
     if values is not None:  # already in memory: one h5py call, no dask overhead
         dset[...] = values
         return
-    client = _distributed_client()
-    if client is not None:
-        # blocks are computed on the cluster and written here, a slab at a time
-        for sl in _slabs(array.chunks[0], array.dtype.itemsize * int(np.prod(array.shape[1:]))):
-            dset[sl] = np.asarray(client.compute(array[sl]).result())
+    if distributed_client() is not None:
+        # slabs are computed on the cluster (the next ones while this one is
+        # written) and written here, in order
+        slabs = row_slices(array.chunks[0], array.dtype.itemsize * int(np.prod(array.shape[1:])), SLAB_BYTES)
+        for sl, values in iter_blocks(array, slabs, prefetch=1):
+            dset[sl] = values
         return
     kwargs: dict[str, Any] = {"scheduler": "threads"}
     if num_workers is not None:
         kwargs["num_workers"] = num_workers
     da.store(array, dset, lock=threading.Lock(), compute=True, **kwargs)
-
-
-def _distributed_client() -> Any:
-    """The active dask.distributed client, if the caller set one up."""
-    import sys
-
-    if "distributed" not in sys.modules:
-        return None
-    from distributed import default_client
-
-    try:
-        return default_client()
-    except ValueError:
-        return None
-
-
-def _slabs(row_chunks: tuple[int, ...], row_bytes: int, target: int = 256 * 2**20) -> list[slice]:
-    """Slices along axis 0 on chunk boundaries, each about ``target`` bytes."""
-    out, start, stop, size = [], 0, 0, 0
-    for n in row_chunks:
-        if stop > start and size + n * row_bytes > target:
-            out.append(slice(start, stop))
-            start, size = stop, 0
-        stop += n
-        size += n * row_bytes
-    if stop > start:
-        out.append(slice(start, stop))
-    return out
