@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dask.array as da
 import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
@@ -35,7 +36,7 @@ def test_centers_match_the_mean_spectrum_of_each_phase(phase_image):
         np.testing.assert_allclose(centers[c], x[labels == c].mean(axis=0), rtol=1e-3, atol=1e-3)
 
 
-@pytest.mark.parametrize("method", ["kmeans", "gmm"])
+@pytest.mark.parametrize("method", ["kmeans", "minibatch", "gmm"])
 def test_out_of_core_clustering_recovers_phase_map_and_stays_lazy(phase_image, method):
     import dask.array as da
 
@@ -43,6 +44,42 @@ def test_out_of_core_clustering_recovers_phase_map_and_stays_lazy(phase_image, m
     assert isinstance(res.labels.data, da.Array)
     labels = np.asarray(res.labels)
     assert adjusted_rand_score(phase_image["labels"].ravel(), labels.ravel()) >= 0.95
+
+
+def test_out_of_core_kmeans_iterates_to_the_means_of_its_members_from_a_small_subset(phase_image):
+    # started from k-means++ on 60 of 1920 pixels, the passes over all the data
+    # move every centre to the mean of the pixels nearest it (Lloyd's fixed point)
+    res = cluster(phase_image["ds"], 3, out_of_core=True, max_samples=60, tol=0)
+    x = np.asarray(phase_image["ds"]).reshape(-1, 96)
+    labels = np.asarray(res.labels).ravel()
+    centers = np.asarray(res.centers)
+    for c in range(3):
+        np.testing.assert_allclose(centers[c], x[labels == c].mean(axis=0), rtol=1e-4, atol=1e-5)
+    assert 1 <= res.estimator.n_iter_ <= 30
+    assert res.estimator.inertia_ == pytest.approx(float(((x - centers[labels]) ** 2).sum()), rel=1e-4)
+    assert adjusted_rand_score(phase_image["labels"].ravel(), labels) >= 0.95
+
+
+def test_out_of_core_kmeans_reads_the_data_once_per_iteration(phase_image, monkeypatch):
+    from sidkit.analytics import _samples
+
+    reads = []
+    arr = da.from_array(np.asarray(phase_image["ds"]), chunks=(8, 40, -1))
+    monkeypatch.setattr(_samples, "BLOCK_BYTES", 8 * 40 * 96 * arr.dtype.itemsize)
+
+    def count(block, block_info=None):
+        if block_info is not None:
+            reads.append(block_info[0]["chunk-location"])
+        return block
+
+    ds = phase_image["ds"].derive(arr.map_blocks(count, dtype=arr.dtype), process="count")
+    res = cluster(ds, 3, out_of_core=True, max_samples=60)
+    # one pass for the random subset, then one per Lloyd iteration; labels stay lazy
+    assert res.estimator.n_iter_ >= 1
+    assert len(reads) == arr.numblocks[0] * (1 + res.estimator.n_iter_)
+    reads.clear()
+    res = cluster(ds, 3, out_of_core=True, max_samples=60, max_iter=1)
+    assert res.estimator.n_iter_ == 1 and len(reads) == 2 * arr.numblocks[0]
 
 
 def test_unknown_method_raises(phase_image):

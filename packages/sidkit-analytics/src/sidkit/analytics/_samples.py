@@ -3,7 +3,7 @@ samples x features matrix (lazily) and results back into Datasets."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,8 @@ __all__ = [
     "use_out_of_core",
     "derive",
     "index_dim",
+    "sum_over_blocks",
+    "random_rows",
 ]
 
 PACKAGE = "sidkit-analytics"
@@ -161,6 +163,48 @@ def use_out_of_core(x: da.Array, out_of_core: bool | None) -> bool:
     if out_of_core is None:
         return int(x.nbytes) > IN_MEMORY_BYTES
     return bool(out_of_core)
+
+
+def sum_over_blocks(x: da.Array, func: Callable[..., np.ndarray], *args: Any,
+                    split_every: int = 8) -> np.ndarray:
+    """``sum(func(block, *args) for block in row blocks of x)`` in one pass.
+
+    Each row block of ``x`` gives a small array (e.g. a Gram matrix or
+    per-cluster sums); these are added in a tree, where dask runs (on the
+    workers of an active ``dask.distributed`` client), so only a few partial
+    sums are held at a time and only the total reaches this process.
+    """
+    from dask import delayed
+
+    parts = [delayed(func)(block, *args) for block in x.to_delayed().ravel()]
+    while len(parts) > 1:
+        parts = [delayed(_add)(*parts[i:i + split_every]) for i in range(0, len(parts), split_every)]
+    return np.asarray(parts[0].compute())
+
+
+def _add(*parts: np.ndarray) -> np.ndarray:
+    return np.sum(parts, axis=0)
+
+
+def random_rows(x: da.Array, n: int, seed: int | None) -> np.ndarray:
+    """``n`` rows of ``x`` drawn at random without replacement, in file order.
+
+    Every row block sends its own rows here (one pass over ``x``); they are
+    joined in this process, never on one worker.
+    """
+    import dask
+    from dask import delayed
+
+    rng = np.random.default_rng(seed)
+    m = min(int(n), x.shape[0])
+    idx = np.sort(rng.choice(x.shape[0], size=m, replace=False))
+    bounds = np.cumsum((0,) + x.chunks[0])
+    parts = []
+    for block, start, stop in zip(x.to_delayed().ravel(), bounds[:-1], bounds[1:]):
+        local = idx[(idx >= start) & (idx < stop)] - start
+        if local.size:
+            parts.append(delayed(np.take)(block, local, axis=0))
+    return np.concatenate(dask.compute(*parts))
 
 
 def index_dim(name: str, n: int, *, values: Sequence[Any] | None = None) -> Dimension:

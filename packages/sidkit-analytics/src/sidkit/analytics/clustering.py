@@ -11,7 +11,17 @@ import numpy as np
 from sidkit.core import Dataset, DataType
 from sidkit.core.streaming import iter_blocks
 
-from ._samples import AnalysisError, derive, index_dim, layout, matrix, matrix_in_memory, use_out_of_core
+from ._samples import (
+    AnalysisError,
+    derive,
+    index_dim,
+    layout,
+    matrix,
+    matrix_in_memory,
+    random_rows,
+    sum_over_blocks,
+    use_out_of_core,
+)
 
 __all__ = ["ClusterResult", "cluster"]
 
@@ -150,6 +160,69 @@ def _predict_blocks(est: Any, x: da.Array) -> da.Array:
     return x.map_blocks(apply, drop_axis=1, chunks=(x.chunks[0],), dtype=np.int32)
 
 
+#: Out-of-core k-means starts from k-means on a random subset of at most
+#: this many bytes of rows.
+INIT_BYTES = 32 * 2**20
+
+
+def _block_cluster_sums(block: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Per-cluster sums of the rows nearest each centre: (k, nf + 2) float64
+    holding the sums, the counts and the summed squared distances.
+
+    Computed in the data's precision relative to the centres' mean, which
+    keeps float32 distances precise whatever the data's offset.
+    """
+    dt = block.dtype if block.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    shift = centres.mean(axis=0)
+    b = block.astype(dt, copy=False) - shift.astype(dt)
+    c = (centres - shift).astype(dt)
+    d2 = np.einsum("ij,ij->i", b, b)[:, None] - 2 * (b @ c.T) + np.einsum("ij,ij->i", c, c)[None, :]
+    nearest = np.argmin(d2, axis=1)
+    k, nf = centres.shape
+    out = np.empty((k, nf + 2))
+    for j in range(k):  # one pass over the rows in all; a one-hot BLAS product is slower here
+        out[j, :nf] = block[nearest == j].sum(axis=0, dtype=np.float64)
+    out[:, nf] = np.bincount(nearest, minlength=k)
+    out[:, nf + 1] = np.bincount(nearest, weights=np.maximum(d2[np.arange(b.shape[0]), nearest], 0),
+                                 minlength=k)
+    return out
+
+
+def _lloyd_out_of_core(x: da.Array, k: int, seed: int | None, max_samples: int,
+                       kwargs: dict[str, Any]) -> Any:
+    """k-means larger than memory: k-means++ on a random subset, then Lloyd
+    iterations over the whole data, one pass each, computed block by block
+    where dask runs (only k centres and their sums travel)."""
+    from sklearn.cluster import KMeans
+
+    kwargs = dict(kwargs)
+    max_iter = int(kwargs.pop("max_iter", 30))
+    tol = float(kwargs.pop("tol", 1e-4))
+    kwargs.setdefault("n_init", 3)
+    # the initial fit holds the subset in this process
+    row_bytes = max(1, x.shape[1] * x.dtype.itemsize)
+    sub = random_rows(x, min(int(max_samples), max(10 * k, INIT_BYTES // row_bytes)), seed)
+    est = KMeans(n_clusters=k, random_state=seed, tol=tol, **kwargs).fit(sub)
+    # sklearn's convergence test: centre shift relative to the mean feature variance
+    tol_abs = tol * float(np.mean(np.var(sub, axis=0, dtype=np.float64)))
+    centres = est.cluster_centers_.astype(np.float64)
+    nf = centres.shape[1]
+    n_iter, inertia = 0, float("nan")
+    while n_iter < max_iter:
+        n_iter += 1
+        stats = sum_over_blocks(x, _block_cluster_sums, centres)
+        counts = stats[:, nf]
+        inertia = float(stats[:, nf + 1].sum())
+        new = np.where(counts[:, None] > 0, stats[:, :nf] / np.maximum(counts, 1)[:, None], centres)
+        shift = float(np.sum((new - centres) ** 2))
+        centres = new
+        if shift <= tol_abs:
+            break
+    est.cluster_centers_ = centres.astype(est.cluster_centers_.dtype)
+    est.inertia_, est.n_iter_ = inertia, n_iter
+    return est
+
+
 def cluster(
     ds: Dataset,
     n_clusters: int,
@@ -178,12 +251,17 @@ def cluster(
         Override the choice by dimension type.
     out_of_core : bool, optional
         Force or forbid the out-of-core path (default: by size, see
-        :func:`sidkit.analytics.decompose`). k-means then runs as mini-batch
-        k-means fed block by block (``n_epochs`` passes over the data in
-        batches of ``batch_size``; the next blocks are read, on the workers
-        of an active ``dask.distributed`` client if there is one, while one
-        is fitted); a Gaussian mixture is fitted on a random
-        subset of ``max_samples`` rows. Labels are predicted block by block.
+        :func:`sidkit.analytics.decompose`). k-means then starts from
+        k-means++ on a random subset (at most ``max_samples`` rows and
+        ``INIT_BYTES``) and runs Lloyd iterations over all the data, one
+        pass each (at most ``max_iter``, 30 by default, until the centres
+        move less than ``tol``), every block reduced to per-cluster sums
+        where dask runs, on the workers of an active ``dask.distributed``
+        client if there is one; ``"minibatch"`` streams the blocks through
+        this process into mini-batch k-means (``n_epochs`` passes in batches
+        of ``batch_size``, the next blocks read while one is fitted); a
+        Gaussian mixture is fitted on a random subset of ``max_samples``
+        rows. Labels are predicted block by block and stay lazy.
     random_state : int, optional
         Seed.
     **kwargs
@@ -225,22 +303,21 @@ def cluster(
             est = GaussianMixture(n_components=k, random_state=random_state, **kwargs)
         labels: Any = est.fit_predict(arr).astype(np.int32)
         labels = da.from_array(labels.reshape(lay.sample_shape))
+    elif method == "kmeans":
+        est = _lloyd_out_of_core(x, k, random_state, max_samples, kwargs)
+    elif method == "minibatch":
+        kwargs.setdefault("n_init", 3)
+        est = MiniBatchKMeans(n_clusters=k, random_state=random_state, batch_size=batch_size, **kwargs)
+        for _ in range(int(n_epochs)):
+            for _rows, b in iter_blocks(x):
+                for start in range(0, b.shape[0], batch_size):
+                    part = b[start:start + batch_size]
+                    if part.shape[0] >= k or hasattr(est, "cluster_centers_"):
+                        est.partial_fit(part)
     else:
-        if method in ("kmeans", "minibatch"):
-            kwargs.setdefault("n_init", 3)
-            est = MiniBatchKMeans(n_clusters=k, random_state=random_state, batch_size=batch_size, **kwargs)
-            for _ in range(int(n_epochs)):
-                for _rows, b in iter_blocks(x):
-                    for start in range(0, b.shape[0], batch_size):
-                        part = b[start:start + batch_size]
-                        if part.shape[0] >= k or hasattr(est, "cluster_centers_"):
-                            est.partial_fit(part)
-        else:
-            rng = np.random.default_rng(random_state)
-            m = min(int(max_samples), x.shape[0])
-            idx = np.sort(rng.choice(x.shape[0], size=m, replace=False))
-            est = GaussianMixture(n_components=k, random_state=random_state, **kwargs)
-            est.fit(np.asarray(x[idx].compute()))
+        est = GaussianMixture(n_components=k, random_state=random_state, **kwargs)
+        est.fit(random_rows(x, max_samples, random_state))
+    if ooc:
         labels = _predict_blocks(est, x).reshape(lay.sample_shape)
     centers = est.cluster_centers_ if method != "gmm" else est.means_
     params = {"n_clusters": k, "method": method, "sample_dims": list(lay.sample_names),

@@ -27,6 +27,8 @@ from ._samples import (
     layout,
     matrix,
     matrix_in_memory,
+    random_rows,
+    sum_over_blocks,
     use_out_of_core,
 )
 
@@ -309,24 +311,6 @@ def _block_gram(block: np.ndarray, shift: np.ndarray) -> np.ndarray:
     return out
 
 
-def _sum_parts(*parts: np.ndarray) -> np.ndarray:
-    return np.sum(parts, axis=0)
-
-
-def _gram(x: da.Array, shift: np.ndarray, split_every: int = 8) -> np.ndarray:
-    """Gram matrix and column sums of ``x - shift`` in one pass over ``x``.
-
-    Every row block gives an (nf + 1, nf) partial sum; the partials are added
-    in a tree, so memory stays a few partials per worker.
-    """
-    from dask import delayed
-
-    parts = [delayed(_block_gram)(b, shift) for b in x.to_delayed().ravel()]
-    while len(parts) > 1:
-        parts = [delayed(_sum_parts)(*parts[i:i + split_every]) for i in range(0, len(parts), split_every)]
-    return np.asarray(parts[0].compute())
-
-
 def _gram_pca(x: da.Array, n: int, centre: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Components, explained variance ratio and mean from the Gram matrix.
 
@@ -339,7 +323,7 @@ def _gram_pca(x: da.Array, n: int, centre: bool) -> tuple[np.ndarray, np.ndarray
     nf, n_rows = x.shape[1], x.shape[0]
     first = np.asarray(x[: x.chunks[0][0]].compute())
     shift = first.mean(axis=0, dtype=np.float64) if centre else np.zeros(nf)
-    total = _gram(x, shift)
+    total = sum_over_blocks(x, _block_gram, shift)
     g, sums = total[:-1], total[-1]
     if centre:
         mean_shifted = sums / n_rows
@@ -391,10 +375,7 @@ def _fit_out_of_core(x: da.Array, n: int, method: str, seed: int | None, max_sam
         return est.components_, _transform_blocks(est, x, n), None, np.zeros(nf), est
     from sklearn.decomposition import FastICA
 
-    rng = np.random.default_rng(seed)
-    m = min(int(max_samples), x.shape[0])
-    idx = np.sort(rng.choice(x.shape[0], size=m, replace=False))
-    sub = np.asarray(x[idx].compute())
+    sub = random_rows(x, max_samples, seed)
     kwargs.setdefault("whiten", "unit-variance")
     est = FastICA(n_components=n, random_state=seed, **kwargs).fit(sub)
     return est.mixing_.T, _transform_blocks(est, x, n), None, est.mean_, est
