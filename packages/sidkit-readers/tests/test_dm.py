@@ -273,3 +273,36 @@ def test_little_endian_files_match_the_reference_reader(tmp_path, version):
             match = [d for d in ds.dims if len(d) == ax["size"] and d.scale == pytest.approx(ax["scale"])
                      and d.offset == pytest.approx(ax["offset"])]
             assert match, (ds.title, ax)
+
+
+@pytest.mark.parametrize("little", [True, False])
+def test_images_above_the_small_file_threshold_stay_memory_mapped(tmp_path, monkeypatch, little):
+    import pickle
+
+    import sidkit.readers.dm as dm
+
+    img = np.arange(64 * 64, dtype=np.float32).reshape(64, 64)
+    path = _dm_file(tmp_path, [_image(img, "big", [(0.0, 1.0, "nm")] * 2)], little=little)
+    small = load(path)
+    monkeypatch.setattr(dm, "SMALL_ARRAY_BYTES", 0)  # every image counts as large
+    lazy = load(path)
+    assert "MemmapProxy" in repr(dict(lazy.data.__dask_graph__()))  # read on demand, from the path
+    blob = pickle.dumps(lazy.data)
+    assert img.tobytes() not in blob and img.astype(">f4").tobytes() not in blob
+    np.testing.assert_array_equal(pickle.loads(blob).compute(), img)
+    np.testing.assert_array_equal(np.asarray(lazy), np.asarray(small))
+    assert lazy.dims == small.dims and lazy.dtype == small.dtype
+
+
+def test_spectrum_image_energy_last_same_small_or_lazy(tmp_path, monkeypatch):
+    import sidkit.readers.dm as dm
+    from sidkit.core.fastpath import direct_read
+
+    si = np.arange(3 * 4 * 16, dtype=np.float32).reshape(16, 3, 4)  # (energy, y, x) as DM stores it
+    path = _dm_file(tmp_path, [_image(si, "SI", [(0.0, 1.0, "eV"), (0.0, 1.0, "nm"), (0.0, 1.0, "nm")])])
+    small = load(path)
+    monkeypatch.setattr(dm, "SMALL_ARRAY_BYTES", 0)
+    lazy = load(path)
+    assert direct_read(lazy.data) is not None  # the energy-last transpose still computes in one read
+    np.testing.assert_array_equal(np.asarray(lazy), np.asarray(small))
+    assert [d.name for d in lazy.dims] == [d.name for d in small.dims]

@@ -149,3 +149,19 @@ def test_numbered_groups_are_stacked_like_the_reference_reader(tmp_path):
 def test_stacking_can_be_turned_off(tmp_path):
     out = load_all(_stacked(tmp_path / "s.emd"), stack_groups=False)
     assert len(out) == 3 and all(ds.shape == (4, 5) for ds in out.values())
+
+
+def test_arrays_above_the_small_file_threshold_stay_lazy_and_pickle_by_path(tmp_path, monkeypatch):
+    import sidkit.readers.emd as emd
+
+    data = np.random.default_rng(0).random((8, 8))
+    path = _emd(tmp_path / "p.emd", {"img": (data, [("y", "", np.arange(8.0)), ("x", "", np.arange(8.0))])})
+    small = load(path)
+    monkeypatch.setattr(emd, "SMALL_ARRAY_BYTES", 0)  # every array counts as large
+    lazy = load(path)
+    assert "H5ArrayProxy" in repr(dict(lazy.data.__dask_graph__()))
+    blob = pickle.dumps(lazy.data)
+    assert data.tobytes() not in blob
+    np.testing.assert_array_equal(pickle.loads(blob).compute(), data)
+    np.testing.assert_array_equal(np.asarray(small), data)
+    assert small.dims == lazy.dims and small.original_metadata == lazy.original_metadata

@@ -111,3 +111,18 @@ def test_real_gwy_file_agrees_with_gwyfile(path, expected):
     out = load_all(path)
     for title, field in ref.items():
         np.testing.assert_array_equal(np.asarray(out[title.replace(" ", "_")]), field.data)
+
+
+def test_channels_above_the_small_file_threshold_are_memory_mapped(two_channels, monkeypatch):
+    import pickle
+
+    import sidkit.readers.gwy as gwy
+
+    p, h, _ = two_channels
+    small = load(p)
+    monkeypatch.setattr(gwy, "SMALL_ARRAY_BYTES", 0)
+    ds = load(p)
+    assert "MemmapProxy" in repr(dict(ds.data.__dask_graph__()))
+    assert h.astype("<f8").tobytes() not in pickle.dumps(ds.data)
+    np.testing.assert_array_equal(np.asarray(ds), h)
+    np.testing.assert_array_equal(np.asarray(small), h)

@@ -213,3 +213,23 @@ def test_real_merlin_file_is_4d_stem_with_metadata(path, expected):
     assert ds.data_type is DataType.IMAGE_4D
     assert sorted(ds.shape) == sorted(expected["datasets"][0]["shape"])
     assert ds.metadata["acquisition"]["frames"] >= int(np.prod(ds.shape[:2]))
+
+
+@pytest.mark.parametrize(("hdr", "shape", "flip"), [((12, 4), (3, 4, 8, 16), True), (None, (12, 8, 16), False),
+                                                    ((1, 1), (8, 16), True)])
+def test_files_above_the_small_file_threshold_stay_lazy_with_same_values(tmp_path, frames, monkeypatch,
+                                                                         hdr, shape, flip):
+    import sidkit.readers.mib as mib
+    from sidkit.core.fastpath import direct_read
+
+    p = tmp_path / "scan.mib"
+    write_mib(p, frames[: int(np.prod(shape[:-2]))] if len(shape) > 2 else frames[:1], hdr=hdr)
+    small = load(p, flip=flip)
+    monkeypatch.setattr(mib, "SMALL_ARRAY_BYTES", 0)  # every file counts as large
+    lazy = load(p, flip=flip)
+    assert lazy.shape == small.shape == shape
+    assert "MemmapProxy" in repr(dict(lazy.data.__dask_graph__()))
+    assert direct_read(lazy.data) is not None  # computed whole in one read, not block by block
+    np.testing.assert_array_equal(np.asarray(lazy), np.asarray(small))
+    np.testing.assert_array_equal(lazy.data[..., 1:3, :].compute(), np.asarray(small)[..., 1:3, :])
+    assert lazy.dims == small.dims

@@ -192,3 +192,76 @@ def test_data_and_axes_match_the_reference_reader(tmp_path):
         for dim, ax in zip(ours.dims, ref["axes"]):
             assert dim.scale == pytest.approx(float(ax["scale"])), path.name
             assert dim.offset == pytest.approx(float(ax["offset"])), path.name
+
+
+def test_series_above_the_small_file_threshold_stay_memory_mapped_with_same_values(tmp_path, monkeypatch):
+    import sidkit.readers._raw as raw
+
+    for path in _layouts(tmp_path):
+        small = load(path)
+        with monkeypatch.context() as m:
+            m.setattr(raw, "SMALL_ARRAY_BYTES", 0)  # every series counts as large
+            lazy = load(path)
+            assert "_SerProxy" in repr(dict(lazy.data.__dask_graph__())), path.name
+            blob = pickle.dumps(lazy.data)
+            assert len(blob) < 4096, path.name  # the graph pickles by path
+            np.testing.assert_array_equal(pickle.loads(blob).compute(), np.asarray(small), err_msg=path.name)
+            np.testing.assert_array_equal(np.asarray(lazy), np.asarray(small), err_msg=path.name)
+            np.testing.assert_array_equal(lazy.data[..., :2].compute(), np.asarray(small)[..., :2],
+                                          err_msg=path.name)
+        assert small.dims == lazy.dims, path.name
+
+
+def _emi_xml(label="High tension", value="300", unit="kV"):
+    return (f"<ObjectInfo><Uuid>1</Uuid><AcquireDate>Mon Feb 22 18:50:01 2016</AcquireDate>"
+            f"<ExperimentalDescription><Root><Data><Label>{label}</Label><Value>{value}</Value>"
+            f"<Unit>{unit}</Unit></Data><Data><Label>Mode</Label><Value>STEM nP SA Zoom Diffraction</Value>"
+            f"<Unit></Unit></Data></Root></ExperimentalDescription>"
+            f"<AcquireInfo><CameraNamePath>BM-Ceta</CameraNamePath></AcquireInfo>"
+            f"<TrueImageHeaderInfo>&lt;a&gt;&lt;Data&gt;&lt;Index&gt;1&lt;/Index&gt;&lt;Value&gt;2"
+            f"&lt;/Value&gt;&lt;/Data&gt;&lt;/a&gt;</TrueImageHeaderInfo></ObjectInfo>")
+
+
+@pytest.mark.parametrize("label", ["High tension", "Stage.X", "Spot [size]", "Plain"])
+def test_emi_trees_equal_rosettasciio_trees(tmp_path, label):
+    import xml.etree.ElementTree as ET
+
+    api = pytest.importorskip("rsciio.tia._api")
+    from sidkit.readers.tia import _parse_emi
+
+    cases = [p for p in (p.parent / (p.stem.rsplit("_", 1)[0] + ".emi") for p, _ in real_fixtures_tia())
+             if p.is_file()]
+    synthetic = tmp_path / "s.emi"
+    synthetic.write_bytes(b"\x00binary header" + _emi_xml(label).encode() + b"\x00"
+                          + _emi_xml(label, "oops", "kV").encode() + b"\x00tail")
+    for emi in [synthetic, *cases]:
+        objects = api.get_xml_info_from_emi(str(emi))
+        for index in range(len(objects) + 1):
+            try:
+                _, first, this = _parse_emi(emi, index)
+            except Exception:  # noqa: BLE001 - the reader then asks RosettaSciIO itself
+                continue
+            tree = api.DTBox(box_dots=True)
+            api.emixml2dtb(ET.fromstring(objects[index if index < len(objects) else 0]), tree)
+            assert first == api.convert_xml_to_dict(objects[0]).to_dict(), emi.name
+            assert this == tree.to_dict(), emi.name
+
+
+def test_emi_companion_metadata_read_and_unusual_labels_handed_to_rosettasciio(tmp_path):
+    pytest.importorskip("rsciio")
+    path = _ser(tmp_path / "d_1.ser", [np.arange(16, dtype=np.int32)], [(1, 0.0, 1.0, "")])
+    (tmp_path / "d.emi").write_bytes(b"\x00" + _emi_xml().encode())
+    ds = load(path)
+    assert ds.original_metadata["ObjectInfo"]["AcquireDate"] == "Mon Feb 22 18:50:01 2016"
+    assert ds.original_metadata["ObjectInfo"]["ExperimentalDescription"]["High tension_kV"] == 300.0
+    assert ds.metadata["acquisition"]["datetime"].startswith("2016-02-22T18:50:01")
+    assert ds.metadata["beam"]["energy_eV"] == pytest.approx(300e3)
+    # a dotted label: RosettaSciIO's tree builder decides (it drops the EMI tree); data unaffected
+    (tmp_path / "d.emi").write_bytes(b"\x00" + _emi_xml("Stage.X", "1.5", "um").encode())
+    np.testing.assert_array_equal(np.asarray(load(path)).ravel(), np.arange(16))
+
+
+def real_fixtures_tia():
+    from sidkit.core.testing import real_fixtures
+
+    return real_fixtures(__file__, "tia")

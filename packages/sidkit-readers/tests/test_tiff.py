@@ -161,3 +161,22 @@ def test_data_and_axes_match_the_reference_reader(tmp_path):
             assert dim.offset == pytest.approx(float(ax.get("offset", 0.0))), (path.name, ax)
             if ax.get("units"):
                 assert dim.units.replace("µ", "u") == str(ax["units"]).replace("µ", "u"), (path.name, ax)
+
+
+def test_images_above_the_small_file_threshold_stay_memory_mapped(tmp_path, monkeypatch):
+    import sidkit.readers.tiff as tiff
+
+    img = np.arange(30 * 40, dtype=np.uint16).reshape(30, 40)
+    rgb = np.arange(20 * 10 * 3, dtype=np.uint8).reshape(20, 10, 3)
+    tifffile.imwrite(tmp_path / "grey.tif", img)
+    tifffile.imwrite(tmp_path / "rgb.tif", rgb, photometric="rgb")
+    for name, values in (("grey.tif", img), ("rgb.tif", rgb)):
+        small = load(tmp_path / name)
+        with monkeypatch.context() as m:
+            m.setattr(tiff, "SMALL_ARRAY_BYTES", 0)  # every image counts as large
+            lazy = load(tmp_path / name)
+        assert values.tobytes() not in pickle.dumps(lazy.data), name
+        np.testing.assert_array_equal(np.asarray(small), values, err_msg=name)
+        np.testing.assert_array_equal(np.asarray(lazy), values, err_msg=name)
+        assert small.dims == lazy.dims and small.metadata == lazy.metadata, name
+        assert small.original_metadata == lazy.original_metadata, name

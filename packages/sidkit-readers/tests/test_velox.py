@@ -131,3 +131,40 @@ def test_lazy_images_pickle_by_path_and_file_is_not_held_open(tmp_path):
     with h5py.File(path, "r", locking=False) as fh:  # no handle with other locking flags left open
         assert "Data" in fh
     assert load(path).shape == stack.shape  # reading twice works
+
+
+def test_images_above_the_small_file_threshold_stay_lazy_and_pickle_by_path(tmp_path, monkeypatch):
+    import pickle
+
+    import sidkit.readers.velox as velox
+
+    monkeypatch.setattr(velox, "SMALL_TOTAL_BYTES", 0)  # every file counts as large
+    stack = np.arange(2 * 5 * 6, dtype=np.uint16).reshape(2, 5, 6)
+    path = _velox(tmp_path / "big.emd", stack)
+    ds = load(path)
+    assert "H5ArrayProxy" in repr(dict(ds.data.__dask_graph__()))  # read on demand, from the path
+    blob = pickle.dumps(ds.data)
+    assert stack.tobytes() not in blob
+    np.testing.assert_array_equal(pickle.loads(blob).compute(), stack)
+    np.testing.assert_array_equal(np.asarray(ds), stack)
+    np.testing.assert_array_equal(ds.data[1, 2:4, ::2].compute(), stack[1, 2:4, ::2])
+    with h5py.File(path, "r", locking=False) as fh:  # no handle with other locking flags left open
+        assert "Data" in fh
+    image = _velox(tmp_path / "one.emd", stack[:1])
+    one = load(image)
+    assert one.shape == (5, 6)
+    np.testing.assert_array_equal(np.asarray(one), stack[0])
+    np.testing.assert_array_equal(one.data[1:3].compute(), stack[0, 1:3])
+
+
+def test_small_file_of_images_is_read_in_one_pass_with_the_same_result(tmp_path, monkeypatch):
+    import sidkit.readers.velox as velox
+
+    stack = np.arange(3 * 4 * 5, dtype=np.float32).reshape(3, 4, 5)
+    path = _velox(tmp_path / "small.emd", stack)
+    small = load(path)
+    monkeypatch.setattr(velox, "SMALL_TOTAL_BYTES", 0)
+    large = load(path)
+    np.testing.assert_array_equal(np.asarray(small), np.asarray(large))
+    assert small.dims == large.dims and small.metadata == large.metadata
+    assert small.original_metadata == large.original_metadata

@@ -73,6 +73,21 @@ def direct_read(array: Any, *, in_memory_only: bool = False) -> np.ndarray | Non
     return out
 
 
+def _one_block(arr: np.ndarray, chunks: Any) -> bool:
+    """True when ``chunks`` makes one block of the whole (non-empty) ``arr``."""
+    if arr.ndim == 0 or arr.size == 0:
+        return False
+    if isinstance(chunks, tuple):
+        return chunks == arr.shape or chunks == tuple((n,) for n in arr.shape)
+    if isinstance(chunks, str) and chunks == "auto" and arr.dtype.kind != "O":
+        import dask
+        from dask.utils import parse_bytes
+
+        limit = dask.config.get("array.chunk-size")
+        return arr.nbytes <= (parse_bytes(limit) if isinstance(limit, str) else int(limit))
+    return False
+
+
 def wrap_numpy(arr: np.ndarray, chunks: Any = "auto") -> Any:
     """A dask array over an in-memory numpy array, computed whole without a copy.
 
@@ -82,7 +97,14 @@ def wrap_numpy(arr: np.ndarray, chunks: Any = "auto") -> Any:
     """
     import dask.array as da
 
-    out = da.from_array(arr, chunks=chunks if arr.ndim else (), name=f"array-{uuid.uuid4().hex}")
+    name = f"array-{uuid.uuid4().hex}"
+    if _one_block(arr, chunks):
+        # what from_array builds for one block, without its per-call overhead
+        # (noticeable when a file holds dozens of small arrays)
+        out = da.Array({(name,) + (0,) * arr.ndim: arr}, name, tuple((n,) for n in arr.shape),
+                       meta=np.empty((0,) * arr.ndim, dtype=arr.dtype))
+    else:
+        out = da.from_array(arr, chunks=chunks if arr.ndim else (), name=name)
     # the values live as long as this dask array object does (dask's graph keeps
     # only block views); the registry holds a weak reference, so nothing leaks
     out._sidkit_values = arr

@@ -48,6 +48,7 @@ __all__ = [
     "MAX_BYTES_FACTOR",
     "parser_errors",
     "guarded",
+    "chain_direct_read",
     "memmap_array",
     "check_declared_size",
     "plain",
@@ -146,6 +147,34 @@ class _Guarded:
             setattr(self, s, v)
 
 
+def chain_direct_read(new: Any, base: Any, func: Any, *, errors: tuple[str, str] | None = None) -> Any:
+    """Let computing all of ``new`` (an operation on the dask array ``base``)
+    be ``func(values of base)`` when ``base`` has a direct read (see
+    :mod:`sidkit.core.fastpath`); otherwise dask computes it as usual.
+
+    Only ``base``'s name, shape and dtype are kept, never its values. With
+    ``errors`` = (path, reader), read errors become sidkit errors naming them.
+    """
+    from types import SimpleNamespace
+
+    from sidkit.core.fastpath import direct_read, register_direct_read
+
+    name = getattr(base, "name", None)
+    if name is None or getattr(new, "name", None) is None:
+        return new
+    stub = SimpleNamespace(name=name, shape=tuple(base.shape), dtype=base.dtype)
+
+    def read() -> np.ndarray | None:
+        if errors is None:
+            values = direct_read(stub)
+        else:
+            with parser_errors(errors[0], errors[1], "reading the data"):
+                values = direct_read(stub)
+        return None if values is None else func(values)
+
+    return register_direct_read(new, read)
+
+
 def guarded(array: Any, path: Path | str, reader: str) -> Any:
     """A dask array reading ``array`` chunk by chunk, turning read errors into
     sidkit errors naming ``path`` and ``reader``.
@@ -160,8 +189,14 @@ def guarded(array: Any, path: Path | str, reader: str) -> Any:
         chunks = "auto"
     proxy = _Guarded(array, os.fspath(path), reader)
     name = f"{reader}-{Path(path).name}-{tokenize(getattr(array, 'name', id(array)), os.fspath(path))}"
-    return da.from_array(proxy, chunks=chunks, name=name, lock=False, asarray=True,
-                         meta=np.empty((0,) * proxy.ndim, dtype=proxy.dtype))
+    out = da.from_array(proxy, chunks=chunks, name=name, lock=False, asarray=True,
+                        meta=np.empty((0,) * proxy.ndim, dtype=proxy.dtype))
+    if isinstance(array, da.Array):
+        def same(values: np.ndarray) -> np.ndarray:
+            return values
+
+        out = chain_direct_read(out, array, same, errors=(os.fspath(path), reader))
+    return out
 
 
 def check_declared_size(path: Path | str, reader: str, offset: int, shape: Sequence[int],
@@ -211,7 +246,7 @@ def memmap_array(path: Path | str, reader: str, offset: int, shape: Sequence[int
 
 
 # ----------------------------------------------------------------------------- metadata
-_PLAIN_SCALARS = (int, float, str, bool, type(None))
+_PLAIN_SCALARS = frozenset((int, float, str, bool, type(None)))
 
 
 def plain(obj: Any, *, depth: int = 0, max_array: int = 256) -> Any:
@@ -224,6 +259,14 @@ def plain(obj: Any, *, depth: int = 0, max_array: int = 256) -> Any:
     """
     if depth > 64:
         return "<nested too deeply>"
+    kind = type(obj)
+    if kind in _PLAIN_SCALARS:  # the common case first: already plain
+        return obj
+    if kind is dict and depth < 64:
+        deeper = depth + 1
+        return {(k if type(k) is str else str(k)):
+                (v if type(v) in _PLAIN_SCALARS else plain(v, depth=deeper))
+                for k, v in obj.items()}
     if isinstance(obj, np.generic):
         if isinstance(obj, np.bytes_):
             return bytes(obj).decode("utf-8", "replace")
@@ -254,7 +297,12 @@ def plain(obj: Any, *, depth: int = 0, max_array: int = 256) -> Any:
         except Exception:  # noqa: BLE001 - a broken to_dict only loses detail
             return str(obj)
     if isinstance(obj, Mapping):
-        return {str(k): plain(v, depth=depth + 1) for k, v in obj.items()}
+        deeper = depth + 1
+        if deeper > 64:
+            return {str(k): plain(v, depth=deeper) for k, v in obj.items()}
+        return {(k if type(k) is str else str(k)):
+                (v if type(v) in _PLAIN_SCALARS else plain(v, depth=deeper))
+                for k, v in obj.items()}
     if isinstance(obj, (list, tuple, set)):
         if all(type(v) in _PLAIN_SCALARS for v in obj):  # fast path: long tag arrays
             return list(obj)
@@ -273,7 +321,10 @@ def _get_path(tree: Mapping[str, Any], dotted: str) -> Any:
             node = node[part]
             continue
         # HyperSpy's tree browser reaches "High tension_kV" as "High_tension_kV"
-        alias = [k for k in node if isinstance(k, str) and k.replace(" ", "_") == part]
+        # (only a key with a space can be such an alias, so ``part`` has a "_")
+        if "_" not in part:
+            return None
+        alias = [k for k in node if isinstance(k, str) and " " in k and k.replace(" ", "_") == part]
         if not alias:
             return None
         node = node[alias[0]]
@@ -600,7 +651,12 @@ def dataset_from_signal(signal: Mapping[str, Any], path: Path | str, reader: str
 
         k = kinds.index(DimensionType.SPECTRAL)
         order = [i for i in range(len(dims)) if i != k] + [k]
-        guarded_data = da.transpose(guarded_data if hasattr(guarded_data, "dask") else da.asarray(guarded_data), order)
+        if type(guarded_data) is np.ndarray:  # in memory already: a numpy view
+            guarded_data = np.transpose(guarded_data, order)
+        else:
+            base = guarded_data if hasattr(guarded_data, "dask") else da.asarray(guarded_data)
+            guarded_data = chain_direct_read(da.transpose(base, order), base,
+                                             lambda values: np.transpose(values, order))
         dims = [dims[i] for i in order]
     return Dataset(
         guarded_data,

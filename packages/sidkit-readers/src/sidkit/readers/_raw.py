@@ -27,10 +27,19 @@ __all__ = [
     "frame_chunks",
     "DECODERS",
     "MAX_ELEMENTS",
+    "SMALL_ARRAY_BYTES",
+    "SMALL_TOTAL_BYTES",
 ]
 
 #: Refuse arrays with more elements than this (2**40: a 4 TB uint32 array).
 MAX_ELEMENTS = 2**40
+
+#: Small-file fast path: a reader that has the file open anyway may copy an
+#: array of at most this many bytes right away (and at most
+#: :data:`SMALL_TOTAL_BYTES` per file) instead of building a lazy memory map,
+#: whose dask graph costs more than the copy. Larger arrays stay lazy.
+SMALL_ARRAY_BYTES = 1 << 20
+SMALL_TOTAL_BYTES = 8 << 20
 
 
 def file_size(path: str | os.PathLike[str]) -> int:

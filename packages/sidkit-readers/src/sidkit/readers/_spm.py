@@ -68,10 +68,21 @@ def linear_dim(name: str, size: int, scale: float, offset: float, units: str,
                             quantity=quantity_for(units), dimension_type=kind)
 
 
+_PLAIN = frozenset((bool, int, float, str, type(None)))
+
+
 def plain(obj: Any, *, depth: int = 0) -> Any:
     """JSON-like plain Python copy of parsed metadata (bytes decoded, numpy unwrapped)."""
     if depth > 32:
         return repr(obj)
+    kind = type(obj)
+    if depth < 32 and (kind is dict or kind is list or kind is tuple):
+        # the common case: plain values are kept as they are, without a call each
+        deeper = depth + 1
+        if kind is dict:
+            return {(k if type(k) is str else str(plain(k, depth=deeper))):
+                    (v if type(v) in _PLAIN else plain(v, depth=deeper)) for k, v in obj.items()}
+        return [v if type(v) in _PLAIN else plain(v, depth=deeper) for v in obj]
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
     if isinstance(obj, bytes):

@@ -17,7 +17,8 @@ import numpy as np
 
 from sidkit.core import Dataset, Reader, require
 
-from ._em import dataset_from_signal, memmap_array, parser_errors
+from ._em import check_declared_size, dataset_from_signal, memmap_array, parser_errors
+from ._raw import SMALL_ARRAY_BYTES, SMALL_TOTAL_BYTES
 
 __all__ = ["DMReader", "dm_version"]
 
@@ -118,7 +119,7 @@ class DMReader(Reader):
             out[key] = ds
         return out
 
-    def _memmap(self, sig: dict[str, Any], path: Path, chunks: Any) -> Any:
+    def _memmap(self, sig: dict[str, Any], path: Path, chunks: Any, budget: list[int] | None = None) -> Any:
         """A checked, byte-order-aware memory map of the image data, or None.
 
         RosettaSciIO maps DM data in the machine's byte order; big-endian
@@ -141,6 +142,13 @@ class DMReader(Reader):
         if int(np.prod(shape, dtype=np.int64)) != size:
             return None
         dtype = np.dtype(_DM_DTYPES[code]).newbyteorder(">" if endian == "big" else "<")
+        nbytes = size * dtype.itemsize
+        if budget is not None and chunks == "auto" and nbytes <= min(SMALL_ARRAY_BYTES, budget[0]):
+            # small-file fast path: one read now beats a lazy graph over a few kB
+            check_declared_size(path, self.name, offset, shape, dtype)
+            budget[0] -= nbytes
+            values = np.fromfile(path, dtype=dtype, count=size, offset=offset).reshape(shape)
+            return values.astype(dtype.newbyteorder("="), copy=False)
         return memmap_array(path, self.name, offset, shape, dtype, lazy=True, chunks=chunks)
 
     def _parse(self, dm: Any, path: Path, chunks: Any) -> list[dict[str, Any]]:
@@ -157,6 +165,7 @@ class DMReader(Reader):
         if not (hasattr(api, "DigitalMicrographReader") and hasattr(api, "ImageObject")):
             return [{**sig, "_own": False} for sig in self._rsciio(dm, path, chunks)]
         out = []
+        budget = [SMALL_TOTAL_BYTES]  # bytes of small images read now (see _memmap)
         with open(path, "rb") as fh:
             reader = api.DigitalMicrographReader(fh)
             reader.parse_file()
@@ -169,7 +178,7 @@ class DMReader(Reader):
                 original = {**tags, "ImageList": {"TagGroup0": image.imdict.to_dict()}}
                 sig = {"axes": image.get_axes_dict(), "metadata": image.get_metadata(),
                        "original_metadata": original, "mapping": image.get_mapping()}
-                own = self._memmap({**sig, "data": None}, path, chunks)
+                own = self._memmap({**sig, "data": None}, path, chunks, budget)
                 if own is None:
                     try:
                         data = image.get_data(True, chunks)

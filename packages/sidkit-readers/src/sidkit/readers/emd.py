@@ -27,6 +27,7 @@ from ._em import (
     unique_names,
 )
 from ._metadata import normalised_metadata
+from ._raw import SMALL_ARRAY_BYTES, SMALL_TOTAL_BYTES
 
 __all__ = ["BerkeleyEMDReader", "is_berkeley_emd"]
 
@@ -159,7 +160,8 @@ class BerkeleyEMDReader(Reader):
             paths = self._dataset_paths(fh)
             root = _tree(fh) if len(fh.keys()) < 1000 else _attrs(fh)
             prismatic = "4DSTEM_simulation" in fh
-            simulation = self._simulation_parameters(fh) if prismatic else {}
+            simulation = self._simulation_parameters(fh, root) if prismatic else {}
+            budget = [SMALL_TOTAL_BYTES]  # small arrays are read now, while the file is open
             index = 0
             while paths:
                 first = paths.pop(0)
@@ -176,7 +178,7 @@ class BerkeleyEMDReader(Reader):
                             paths.remove(other)
                 title = stem.rstrip("/").split("/")[-1].replace("_depth", "")
                 ds = self._read_groups(path, fh, members, dname, title, root, simulation, index,
-                                       lazy, allow_external)
+                                       lazy, allow_external, budget)
                 if ds is None:
                     continue
                 key = title if title not in out else stem.strip("/").replace("/", "_")
@@ -209,15 +211,23 @@ class BerkeleyEMDReader(Reader):
         return found
 
     @staticmethod
-    def _simulation_parameters(fh: Any) -> dict[str, Any]:
-        grp = fh.get("4DSTEM_simulation/metadata/metadata_0/original/simulation_parameters")
+    def _simulation_parameters(fh: Any, root: dict[str, Any] | None = None) -> dict[str, Any]:
+        where = "4DSTEM_simulation/metadata/metadata_0/original/simulation_parameters"
+        grp = fh.get(where)
         if grp is None:
             return {}
-        return {_PRISMATIC_KEYS.get(k, k): v for k, v in _attrs(grp).items()}
+        # the root tree holds this group's attributes already when the group
+        # has no members (its node is then exactly its attributes)
+        node: Any = root
+        for part in where.split("/"):
+            node = node.get(part) if isinstance(node, dict) else None
+        if not (isinstance(node, dict) and hasattr(grp, "keys") and len(grp) == 0):
+            node = _attrs(grp)
+        return {_PRISMATIC_KEYS.get(k, k): v for k, v in node.items()}
 
     def _read_groups(self, path: Path, fh: Any, members: list[str], dname: str, title: str,
                      root: dict[str, Any], simulation: dict[str, Any], index: int, lazy: bool,
-                     allow_external: bool) -> Dataset | None:
+                     allow_external: bool, budget: list[int] | None = None) -> Dataset | None:
         import dask.array as da
 
         dsets = [fh.get(f"{g}/{dname}") for g in members]
@@ -246,9 +256,15 @@ class BerkeleyEMDReader(Reader):
             kind = _dim_kind(name, units)
             dims.append(Dimension(name, values if values is not None else n, units=units,
                                   dimension_type=kind, quantity=_QUANTITY.get(kind.name, "generic")))
-        arrays = [lazy_array(path, d, self.name) for d in dsets]
+        nbytes = sum(int(np.prod(d.shape, dtype=np.int64)) * d.dtype.itemsize for d in dsets)
+        if budget is not None and nbytes <= min(SMALL_ARRAY_BYTES, budget[0]):
+            # small-file fast path: one read now beats a lazy graph over a few kB
+            budget[0] -= nbytes
+            arrays = [np.asarray(d[()]) for d in dsets]
+        else:
+            arrays = [lazy_array(path, d, self.name) for d in dsets]
         if len(arrays) > 1:
-            data = da.stack(arrays)
+            data = np.stack(arrays) if isinstance(arrays[0], np.ndarray) else da.stack(arrays)
             dims.insert(0, self._stack_dim(len(arrays), simulation))
             keep = [i for i, n in enumerate(data.shape) if n != 1]
             if len(keep) != data.ndim:  # RosettaSciIO squeezes stacked data
@@ -257,7 +273,7 @@ class BerkeleyEMDReader(Reader):
         else:
             data = arrays[0]
         dims = unique_names(dims)
-        if not lazy:
+        if not lazy and not isinstance(data, np.ndarray):
             data = data.persist()
         original = {"groups": members, "dataset": dname, "attrs": _attrs(group), "file": root}
         if simulation:

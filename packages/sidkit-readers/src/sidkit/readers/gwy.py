@@ -23,7 +23,7 @@ import numpy as np
 from sidkit.core import CorruptFileError, Dataset, DataType, Dimension, Reader, TruncatedFileError
 
 from ._metadata import normalised_metadata
-from ._raw import MemmapProxy, file_size, lazy_memmap
+from ._raw import SMALL_ARRAY_BYTES, SMALL_TOTAL_BYTES, MemmapProxy, file_size, lazy_memmap
 from ._spm import linear_dim, plain, safe_name, spm_dataset
 
 __all__ = ["GwyReader"]
@@ -216,22 +216,25 @@ class GwyReader(Reader):
                 raise TruncatedFileError(path, self.name, f"the container ends early: {exc}") from exc
             except _Corrupt as exc:
                 raise CorruptFileError(path, self.name, f"the container is inconsistent: {exc}") from exc
+            out: dict[str, Dataset] = {}
+            small = (buf, [SMALL_TOTAL_BYTES])  # small arrays are copied while the file is mapped
+            keys = list(container.keys())
+            channels = sorted({int(m.group(1)) for k in keys if (m := re.fullmatch(r"/(\d+)/data", k))})
+            for n in channels:
+                self._channel(path, container, n, out, small)
+            bricks = sorted({int(m.group(1)) for k in keys if (m := re.fullmatch(r"/brick/(\d+)", k))})
+            for n in bricks:
+                self._brick(path, container, n, out, small)
+            graphs = sorted({int(m.group(1)) for k in keys if (m := re.fullmatch(r"/0/graph/graph/(\d+)", k))})
+            for n in graphs:
+                self._graph(path, container, n, out)
         finally:
             buf.close()
-        out: dict[str, Dataset] = {}
-        keys = list(container.keys())
-        channels = sorted({int(m.group(1)) for k in keys if (m := re.fullmatch(r"/(\d+)/data", k))})
-        for n in channels:
-            self._channel(path, container, n, out)
-        bricks = sorted({int(m.group(1)) for k in keys if (m := re.fullmatch(r"/brick/(\d+)", k))})
-        for n in bricks:
-            self._brick(path, container, n, out)
-        graphs = sorted({int(m.group(1)) for k in keys if (m := re.fullmatch(r"/0/graph/graph/(\d+)", k))})
-        for n in graphs:
-            self._graph(path, container, n, out)
         return out
 
-    def _array(self, path: Path, field: Any, shape: tuple[int, ...], what: str) -> Any:
+    def _array(self, path: Path, field: Any, shape: tuple[int, ...], what: str,
+               small: tuple[Any, list[int]] | None = None) -> Any:
+        """The field's data: copied now when small (``small`` = open map, byte budget), else lazy."""
         data = field.get("data")
         if data is None or any(s <= 0 for s in shape) or int(np.prod(shape)) > _MAX_ITEMS:
             raise CorruptFileError(path, self.name, f"{what} declares shape {shape} without matching data")
@@ -239,6 +242,11 @@ class GwyReader(Reader):
         if count != int(np.prod(shape)):
             raise CorruptFileError(path, self.name, f"{what} declares shape {shape} but holds {count} values")
         if isinstance(data, ArrayRef):
+            nbytes = data.count * np.dtype(data.dtype).itemsize
+            if small is not None and nbytes <= SMALL_ARRAY_BYTES and nbytes <= small[1][0]:
+                small[1][0] -= nbytes
+                return np.frombuffer(small[0], dtype=data.dtype, count=data.count,
+                                     offset=data.offset).reshape(shape).astype(np.dtype(data.dtype).newbyteorder("="))
             proxy = MemmapProxy(path, data.dtype, shape, offset=data.offset, reader=self.name)
             return lazy_memmap(proxy, chunks="auto" if len(shape) > 2 else shape)
         return np.asarray(data).reshape(shape)
@@ -249,12 +257,13 @@ class GwyReader(Reader):
                                           offset=value.offset, reader="gwy")[:])
         return np.asarray(value if value is not None else [])
 
-    def _channel(self, path: Path, c: Any, n: int, out: dict[str, Dataset]) -> None:
+    def _channel(self, path: Path, c: Any, n: int, out: dict[str, Dataset],
+                 small: tuple[Any, list[int]] | None = None) -> None:
         field = c[f"/{n}/data"]
         if not hasattr(field, "get"):
             return
         xres, yres = int(_num(field, "xres", 0)), int(_num(field, "yres", 0))
-        arr = self._array(path, field, (yres, xres), f"channel {n}")
+        arr = self._array(path, field, (yres, xres), f"channel {n}", small)
         xreal, yreal = _num(field, "xreal", xres), _num(field, "yreal", yres)
         uxy, uz = _unit(field.get("si_unit_xy")), _unit(field.get("si_unit_z"))
         dims = [linear_dim("y", yres, yreal / yres, _num(field, "yoff", 0.0), uxy, "spatial"),
@@ -268,12 +277,13 @@ class GwyReader(Reader):
                                                  units=uz, metadata=metadata, original_metadata=original,
                                                  data_type=DataType.IMAGE)
 
-    def _brick(self, path: Path, c: Any, n: int, out: dict[str, Dataset]) -> None:
+    def _brick(self, path: Path, c: Any, n: int, out: dict[str, Dataset],
+               small: tuple[Any, list[int]] | None = None) -> None:
         b = c[f"/brick/{n}"]
         if not hasattr(b, "get"):
             return
         xres, yres, zres = (int(_num(b, k, 0)) for k in ("xres", "yres", "zres"))
-        arr = self._array(path, b, (zres, yres, xres), f"brick {n}")
+        arr = self._array(path, b, (zres, yres, xres), f"brick {n}", small)
         ux, uy, uz = (_unit(b.get(k)) for k in ("si_unit_x", "si_unit_y", "si_unit_z"))
         dims = [linear_dim("z", zres, _num(b, "zreal", zres) / zres, _num(b, "zoff", 0.0), uz),
                 linear_dim("y", yres, _num(b, "yreal", yres) / yres, _num(b, "yoff", 0.0), uy, "spatial"),

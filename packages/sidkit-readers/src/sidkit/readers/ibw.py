@@ -237,14 +237,11 @@ class IbwReader(Reader):
             calibration={"pixel_size": [d.scale for d in spatial[:2][::-1]],
                          "pixel_units": [d.units for d in spatial[:2][::-1]]},
         )
-        import dask.array as da
-        from dask.base import tokenize
+        from sidkit.core.fastpath import wrap_numpy
 
-        st = path.stat()
-        # one dask array over the whole wave, named from the file (no hashing of the data);
-        # channels and the (y, x) transpose are lazy views of it
-        arr = da.from_array(data, chunks=data.shape,
-                            name=f"ibw-{path.name}-{tokenize(str(path), st.st_mtime_ns, st.st_size)}")
+        # igor2 has read the wave into memory: channels and the (y, x)
+        # transpose are numpy views of it, each wrapped without a copy (and
+        # computed whole without dask scheduling)
         order = list(range(nd))
         if nd >= 2:
             order[0], order[1] = 1, 0  # (y, x, ...): rows are y
@@ -255,18 +252,19 @@ class IbwReader(Reader):
             for k, label in enumerate(names):
                 index: list[Any] = [slice(None)] * nd
                 index[channel_axis] = k
-                chan = arr[tuple(index)]
                 sub_order = [j if j < channel_axis else j - 1 for j in kept]
+                chan = np.transpose(data[tuple(index)], sub_order)
                 units = self._channel_units(label, data_units)
                 key = safe_name(label or f"channel_{k}", out)
                 out[key] = spm_dataset(
-                    chan.transpose(sub_order), [dims[j] for j in kept], path=path, reader=self.name,
-                    title=label or f"{title} {k}", units=units, metadata=metadata,
+                    wrap_numpy(chan, chunks=chan.shape), [dims[j] for j in kept], path=path,
+                    reader=self.name, title=label or f"{title} {k}", units=units, metadata=metadata,
                     original_metadata={**original, "channel": label, "channel_index": k},
                 )
             return out
+        view = np.transpose(data, order)
         out[safe_name(title, out)] = spm_dataset(
-            arr.transpose(order), [dims[j] for j in order], path=path, reader=self.name,
+            wrap_numpy(view, chunks=view.shape), [dims[j] for j in order], path=path, reader=self.name,
             title=title, units=data_units, metadata=metadata, original_metadata=original,
         )
         return out

@@ -10,6 +10,7 @@ pixels.
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from pathlib import Path
@@ -126,6 +127,8 @@ class ImageReader(Reader):
         import dask.array as da
         from dask import delayed
 
+        from sidkit.core.fastpath import register_direct_read, wrap_numpy
+
         Image = require("PIL.Image", extra=self.extra, reader=self.name, pip_name="pillow")
         keep = bool(options.get("keep_channels", False))
         with parser_errors(path, self.name, "reading the image header"), warnings.catch_warnings():
@@ -150,6 +153,8 @@ class ImageReader(Reader):
             shape: tuple[int, ...] = (height, width)
             data = da.from_delayed(delayed(_decode, pure=True)(os.fspath(path), self.name, target),
                                    shape=shape, dtype=sample)
+            # computing it whole is one decode, without dask scheduling
+            register_direct_read(data, functools.partial(_decode, os.fspath(path), self.name, target))
             if not lazy:
                 data = data.persist()
             channels = 0
@@ -163,7 +168,7 @@ class ImageReader(Reader):
                 channels = 0
             else:
                 channels = arr.shape[-1]
-            data = da.from_array(arr, chunks=arr.shape)
+            data = wrap_numpy(arr, chunks=arr.shape)  # decoded already: no copy, no hashing
         dims = self._dims(height, width, exif)
         if channels:
             dims.append(Dimension("channel", channels, quantity="channel", units="",

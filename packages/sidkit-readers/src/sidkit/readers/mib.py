@@ -35,8 +35,9 @@ from sidkit.core import (
     make_record,
 )
 
+from ._em import chain_direct_read
 from ._metadata import normalised_metadata
-from ._raw import DECODERS, MemmapProxy, file_size, frame_chunks, lazy_memmap
+from ._raw import DECODERS, SMALL_ARRAY_BYTES, MemmapProxy, file_size, frame_chunks, lazy_memmap
 from ._version import __version__
 
 __all__ = ["MibReader", "parse_frame_header", "parse_hdr"]
@@ -309,17 +310,27 @@ class MibReader(Reader):
         proxy = MemmapProxy(path, dtype, (used, *frame_shape), header_bytes=hsize,
                             decode=decode, reader=self.name)
         row = scan[-1] if len(scan) == 2 else 1
-        arr = lazy_memmap(proxy, chunks=frame_chunks(proxy.shape, proxy.dtype.itemsize, multiple=row))
-        if len(scan) == 2:
-            arr = arr.reshape((*scan, *frame_shape))
-        elif not scan:
-            arr = arr[0]
-        if flip:
-            arr = arr[..., ::-1, :]
-        if chunks is not None:
-            arr = arr.rechunk(chunks)
-        if not lazy:
-            arr = arr.persist()
+
+        def arrange(frames: Any) -> Any:  # numpy or dask alike
+            if len(scan) == 2:
+                frames = frames.reshape((*scan, *frame_shape))
+            elif not scan:
+                frames = frames[0]
+            return frames[..., ::-1, :] if flip else frames
+
+        nbytes = int(np.prod(proxy.shape, dtype=np.int64)) * proxy.dtype.itemsize
+        if chunks is None and nbytes <= SMALL_ARRAY_BYTES:
+            # small-file fast path: one read now beats a lazy graph over a few kB
+            arr = arrange(proxy[(slice(None),) * proxy.ndim])
+        else:
+            frames = lazy_memmap(proxy, chunks=frame_chunks(proxy.shape, proxy.dtype.itemsize, multiple=row))
+            arr = arrange(frames)
+            if arr is not frames:  # computing it whole stays one read of the file
+                arr = chain_direct_read(arr, frames, arrange)
+            if chunks is not None:
+                arr = arr.rechunk(chunks)
+            if not lazy:
+                arr = arr.persist()
 
         det = [Dimension("ky", frame_shape[0], quantity="scattering angle", units="px",
                          dimension_type=DimensionType.RECIPROCAL),

@@ -143,11 +143,16 @@ class NanonisReader(Reader):
         if len(columns) < 2:
             raise CorruptFileError(path, self.name, f"the [DATA] header names {len(columns)} column(s); need 2+")
         rows = []
+        ncol = len(columns)
         for line in lines[start + 2:]:
             if not line.strip():
                 continue
-            cells = line.split("\t")
-            rows.append([_float(c) for c in cells[: len(columns)]] + [np.nan] * (len(columns) - len(cells)))
+            cells = line.split("\t")[:ncol]
+            try:  # the common case: every cell a number (float() strips blanks as str.strip does)
+                row = list(map(float, cells))
+            except ValueError:
+                row = [_float(c) for c in cells]
+            rows.append(row + [np.nan] * (ncol - len(cells)) if len(cells) < ncol else row)
         if not rows:
             raise TruncatedFileError(path, self.name, "holds no data rows after the column header")
         table = np.asarray(rows, dtype=np.float64)

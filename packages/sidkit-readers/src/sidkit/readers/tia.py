@@ -9,10 +9,12 @@ The data need nothing beyond numpy; the ``.emi`` metadata need RosettaSciIO
 
 sidkit parses the small binary SER header (layout of C. Boothroyd's
 description, as RosettaSciIO reads it) and memory-maps the data elements,
-so nothing is read until computed. The EMI metadata are decoded with
-RosettaSciIO's EMI parser (``pip install "sidkit-readers[tia]"``); the axes
-follow RosettaSciIO's conventions (spatial axes in nm, energy in eV, images
-flipped to top-down).
+so nothing is read until computed (series of at most 1 MiB are read at
+once: see ``SMALL_ARRAY_BYTES`` in ``_raw``). The EMI metadata are decoded
+as RosettaSciIO's EMI parser decodes them, by a faster equivalent that hands
+unusual files to RosettaSciIO itself (``pip install "sidkit-readers[tia]"``);
+the axes follow RosettaSciIO's conventions (spatial axes in nm, energy in
+eV, images flipped to top-down).
 """
 
 from __future__ import annotations
@@ -209,7 +211,7 @@ def _acquire_date(objects_dict: Any) -> Any:
     import datetime as _dt
 
     try:
-        text = str(objects_dict.ObjectInfo.AcquireDate).strip()
+        text = str(objects_dict["ObjectInfo"]["AcquireDate"]).strip()
     except Exception:  # noqa: BLE001
         return None
     try:
@@ -224,18 +226,111 @@ def _acquire_date(objects_dict: Any) -> Any:
         return None
 
 
+# ----------------------------------------------------------------------------- EMI
+class _Unusual(Exception):
+    """The EMI XML needs RosettaSciIO's own (slower) tree builder."""
+
+
+def _emi_objects(emi: Path) -> list[bytes]:
+    """The ``<ObjectInfo>...</ObjectInfo>`` blocks of an EMI file (as RosettaSciIO finds them)."""
+    tx = emi.read_bytes()
+    objects = []
+    start = tx.find(b"<ObjectInfo>", 1)
+    while start != -1:
+        end = tx.find(b"</ObjectInfo>", start)
+        if end == -1:
+            raise _Unusual("unterminated ObjectInfo")
+        objects.append(tx[start:end + 13])
+        start = tx.find(b"<ObjectInfo>", start + 1)
+    return objects
+
+
+def _key(text: Any) -> str:
+    # RosettaSciIO's tree (a Box with box_dots) treats "." and "[" in keys specially
+    if not isinstance(text, str) or "." in text or "[" in text:
+        raise _Unusual(f"key {text!r}")
+    return text
+
+
+def _node(tree: dict[str, Any], tag: str) -> dict[str, Any]:
+    node = tree.get(tag)
+    if node is None:
+        node = tree[tag] = {}
+    elif not isinstance(node, dict):
+        raise _Unusual(f"{tag} is both a value and a node")
+    return node
+
+
+def _emi_tree(et: Any, tree: dict[str, Any]) -> None:
+    """RosettaSciIO's ``emixml2dtb`` into plain dicts (same keys and values)."""
+    tag = _key(et.tag)
+    if tag == "ExperimentalDescription":
+        node = _node(tree, tag)
+        for data in et.find("Root").findall("Data"):
+            label = data.find("Label").text
+            value = data.find("Value").text
+            units = data.find("Unit").text
+            item = _key(label if not units else label + f"_{units}")
+            try:
+                value = float(value) if units else value
+            except ValueError:
+                pass
+            node[item] = value
+        return
+    if tag == "TrueImageHeaderInfo":
+        # RosettaSciIO parses the embedded XML, then looks its entries up by a
+        # bytes path, which never matches: the node stays empty. Same here (the
+        # reference's original_metadata), but only the well-formedness check
+        # is kept, which fails where its parse would
+        import xml.parsers.expat
+
+        _node(tree, tag)
+        xml.parsers.expat.ParserCreate().Parse(et.text, True)
+        return
+    if et.text:
+        tree[tag] = et.text
+        return
+    node = _node(tree, tag)
+    for child in et:
+        _emi_tree(child, node)
+
+
+def _parse_emi(emi: Path, index: int) -> tuple[Any, Any, dict[str, Any]]:
+    """EMI objects, the first as a dict tree, and object ``index`` as a dict tree.
+
+    Raises on anything RosettaSciIO's tree builder would treat differently,
+    so that the caller can hand the file to it.
+    """
+    import xml.etree.ElementTree as ET
+
+    objects = [o.decode("utf-8") for o in _emi_objects(emi)]  # all, as RosettaSciIO does
+    if not objects:
+        return None, None, {}
+    first: dict[str, Any] = {}
+    _emi_tree(ET.fromstring(objects[0]), first)
+    if index == 0 or index >= len(objects):
+        return objects, first, first  # read-only here; Dataset copies it
+    this: dict[str, Any] = {}
+    _emi_tree(ET.fromstring(objects[index]), this)
+    return objects, first, this
+
+
 class _SerProxy:
     """Picklable, memory-mapped view of the data elements of a SER file.
 
     Elements sit at ``offset0 + i * stride``; each is a small header then the
     array. Slicing maps the file and copies only the requested elements.
+    With ``view`` = (elements used, their shape, flip rows, final shape) the
+    proxy is already the dataset's array: the first elements reshaped to the
+    series layout, image rows flipped top-down, length-1 axes dropped.
     """
 
     __slots__ = ("path", "offset0", "stride", "count", "header_size", "el_dtype", "el_shape",
-                 "shape", "dtype", "ndim")
+                 "shape", "dtype", "ndim", "view")
 
     def __init__(self, path: str, offset0: int, stride: int, count: int, header_size: int,
-                 el_dtype: np.dtype, el_shape: tuple[int, ...]) -> None:
+                 el_dtype: np.dtype, el_shape: tuple[int, ...],
+                 view: tuple[int, tuple[int, ...], bool, tuple[int, ...]] | None = None) -> None:
         self.path = path
         self.offset0 = offset0
         self.stride = stride
@@ -243,22 +338,46 @@ class _SerProxy:
         self.header_size = header_size
         self.el_dtype = np.dtype(el_dtype)
         self.el_shape = tuple(el_shape)
-        self.shape = (count, *self.el_shape)
+        self.view = view
+        self.shape = (count, *self.el_shape) if view is None else tuple(view[3])
         self.dtype = self.el_dtype.newbyteorder("=")
         self.ndim = len(self.shape)
 
     def __dask_tokenize__(self) -> tuple[Any, ...]:
-        return ("sidkit-ser", self.path, self.offset0, self.stride, self.count, str(self.el_dtype), self.el_shape)
+        return ("sidkit-ser", self.path, self.offset0, self.stride, self.count, str(self.el_dtype),
+                self.el_shape, self.view)
+
+    def _record(self) -> np.dtype:
+        return np.dtype({"names": ["Array"], "formats": [(self.el_dtype, self.el_shape)],
+                         "offsets": [self.header_size], "itemsize": self.stride})
+
+    def _arrange(self, arr: np.ndarray) -> np.ndarray:
+        if self.view is not None:
+            used, shape, flip, final = self.view
+            arr = arr[:used].reshape(shape)
+            if flip:
+                arr = arr[..., ::-1, :]
+            arr = arr.reshape(final)
+        return arr
 
     def __getitem__(self, key: Any) -> np.ndarray:
         with parser_errors(self.path, "tia", "reading the data elements"):
-            rec = np.dtype({"names": ["Array"], "formats": [(self.el_dtype, self.el_shape)],
-                            "offsets": [self.header_size], "itemsize": self.stride})
-            mm = np.memmap(self.path, dtype=rec, mode="r", offset=self.offset0, shape=(self.count,))
+            mm = np.memmap(self.path, dtype=self._record(), mode="r", offset=self.offset0, shape=(self.count,))
             try:
-                return np.array(mm["Array"][key], dtype=self.dtype)
+                return np.array(self._arrange(mm["Array"])[key], dtype=self.dtype)
             finally:
                 del mm
+
+    def read_all(self) -> np.ndarray:
+        """Every value, read with one plain file read (for small series)."""
+        with parser_errors(self.path, "tia", "reading the data elements"):
+            want = self.stride * self.count
+            with open(self.path, "rb") as fh:
+                fh.seek(self.offset0)
+                raw = fh.read(want)
+            # the last element may end before a whole stride (its size was checked)
+            raw += bytes(want - len(raw))
+            return np.array(self._arrange(np.frombuffer(raw, dtype=self._record())["Array"]), dtype=self.dtype)
 
     def __getstate__(self) -> tuple[Any, ...]:
         return tuple(getattr(self, s) for s in self.__slots__)
@@ -387,7 +506,7 @@ class TIAReader(Reader):
                 "mapping": mapping}
 
     def _emi(self, path: Path) -> tuple[Any, Any, dict[str, Any]]:
-        """EMI objects, the first as a tree, and this series' ObjectInfo as plain dict."""
+        """EMI objects, the first as a plain dict tree, and this series' ObjectInfo as plain dict."""
         emi, index = companion_emi(path)
         if emi is None:
             return None, None, {}
@@ -396,6 +515,10 @@ class TIAReader(Reader):
                           "because RosettaSciIO is missing: pip install 'sidkit-readers[tia]'",
                           stacklevel=3)
             return None, None, {"emi_metadata": f"not read: install 'sidkit-readers[tia]' to read {emi.name}"}
+        try:
+            return _parse_emi(emi, index)
+        except Exception:  # noqa: BLE001 - anything unusual: RosettaSciIO's own parser decides
+            pass
         api = require("rsciio.tia._api", extra=self.extra, reader=self.name, pip_name="rosettasciio")
         try:
             import xml.etree.ElementTree as ET
@@ -403,7 +526,7 @@ class TIAReader(Reader):
             objects = api.get_xml_info_from_emi(str(emi))
             if not objects:
                 return None, None, {}
-            objects_dict = api.convert_xml_to_dict(objects[0])
+            objects_dict = api.convert_xml_to_dict(objects[0]).to_dict()
             tree = api.DTBox(box_dots=True)
             api.emixml2dtb(ET.fromstring(objects[index if index < len(objects) else 0]), tree)
             return objects, objects_dict, tree.to_dict()
@@ -415,8 +538,9 @@ class TIAReader(Reader):
         if objects_dict is None or h["NumberDimensions"] < 1:
             return "meters"
         try:
-            mode = objects_dict.ObjectInfo.ExperimentalDescription.Mode
-            is_camera = "CameraNamePath" in objects_dict.ObjectInfo.AcquireInfo.keys()
+            info = objects_dict["ObjectInfo"]
+            mode = info["ExperimentalDescription"]["Mode"]
+            is_camera = "CameraNamePath" in info["AcquireInfo"].keys()
         except Exception:  # noqa: BLE001
             return "meters"
         is_stack = h["Dim-1_UnitsLength"] == 0
@@ -429,8 +553,6 @@ class TIAReader(Reader):
 
     def _data_and_axes(self, path: Path, h: SerHeader, el: dict[str, Any], tags: dict[str, np.ndarray],
                        objects_dict: Any, only_valid: bool) -> tuple[Any, list[dict[str, Any]]]:
-        import dask.array as da
-
         spectrum = h["DataTypeID"] == _SPECTRUM
         ndim = h["NumberDimensions"]
         valid = h["ValidNumberElements"]
@@ -487,38 +609,65 @@ class TIAReader(Reader):
                 ax["units"], ax["scale"] = "nm", ax["scale"] * 1e9
             elif ax["units"] == "1/meters":
                 ax["units"], ax["scale"] = "1 / nm", ax["scale"] / 1e9
-        data = self._elements(path, h, el)
         el_shape = list(el["shape"])
         full_shape = array_shape + el_shape
         n_nav = int(np.prod(array_shape)) if array_shape else 1
+        n_used = valid
         if n_nav != valid:
             if ndim == 1 and only_valid:
-                data = data[: min(valid, n_nav)]
+                n_used = min(valid, n_nav)
                 if array_shape:
-                    array_shape[0] = min(valid, n_nav)
+                    array_shape[0] = n_used
                 full_shape = array_shape + el_shape
             elif n_nav > valid:
-                fill = np.nan if data.dtype.kind == "f" else 0
-                pad = da.full((n_nav - valid, *el_shape), fill, dtype=data.dtype)
-                data = da.concatenate([data, pad], axis=0)
+                return self._padded(path, h, el, n_nav, full_shape, spectrum, axes, array_shape)
             else:
-                data = data[:n_nav]
-        data = data.reshape(full_shape) if full_shape else data.reshape(el_shape)
+                n_used = n_nav
+        if not full_shape:
+            full_shape = el_shape
+        out_shape = list(full_shape)
+        if len(axes) != len(out_shape):
+            out_shape = [n for n in out_shape if n != 1]
+        if len(axes) != len(out_shape):
+            raise CorruptFileError(path, self.name, f"series dimensions {array_shape} do not fit "
+                                   f"{valid} elements of shape {tuple(el_shape)}")
+        return self._elements(path, h, el, view=(n_used, tuple(full_shape), not spectrum,
+                                                 tuple(out_shape))), axes
+
+    def _padded(self, path: Path, h: SerHeader, el: dict[str, Any], n_nav: int, full_shape: list[int],
+                spectrum: bool, axes: list[dict[str, Any]], array_shape: list[int]) -> tuple[Any, list[dict[str, Any]]]:
+        """An interrupted map: the never-acquired elements padded (dask, block-wise)."""
+        import dask.array as da
+
+        data = self._elements(path, h, el)
+        el_shape = list(el["shape"])
+        valid = h["ValidNumberElements"]
+        fill = np.nan if data.dtype.kind == "f" else 0
+        pad = da.full((n_nav - valid, *el_shape), fill, dtype=data.dtype)
+        data = da.concatenate([data, pad], axis=0)
+        data = data.reshape(full_shape)
         if not spectrum:
             data = data[..., ::-1, :]
-        n_axes = len(axes)
-        if n_axes != data.ndim:
+        if len(axes) != data.ndim:
             keep = [i for i, n in enumerate(data.shape) if n != 1]
             data = data.reshape(tuple(data.shape[i] for i in keep))
-        if n_axes != data.ndim:
+        if len(axes) != data.ndim:
             raise CorruptFileError(path, self.name, f"series dimensions {array_shape} do not fit "
                                    f"{valid} elements of shape {tuple(el_shape)}")
         return data, axes
 
-    def _elements(self, path: Path, h: SerHeader, el: dict[str, Any]) -> Any:
-        """A dask array ``(valid, *element_shape)`` of the data elements."""
+    def _elements(self, path: Path, h: SerHeader, el: dict[str, Any],
+                  view: tuple[int, tuple[int, ...], bool, tuple[int, ...]] | None = None) -> Any:
+        """A dask array of the data elements: ``(valid, *element_shape)``, or
+        with ``view`` = (elements used, their shape, flip rows, final shape)
+        already arranged as the dataset (all numpy views of the memory map,
+        so a chunk still reads only its own elements). Computing the whole
+        array reads it in one call. Arranged elements of at most
+        ``SMALL_ARRAY_BYTES`` in all are read now and returned as numpy."""
         import dask.array as da
         from dask.base import tokenize
+
+        from ._raw import SMALL_ARRAY_BYTES, frame_chunks, whole_read
 
         offsets = h["data_offsets"]
         count = len(offsets)
@@ -537,14 +686,21 @@ class TIAReader(Reader):
             raise TruncatedFileError(path, self.name, f"the data elements run to byte {last} but the "
                                      f"file has {os.path.getsize(path)}; it looks truncated")
         proxy = _SerProxy(os.fspath(path), int(offsets[0]), stride, count, el["header_size"],
-                          el["dtype"], el["shape"])
-        per = max(1, (64 * 2**20) // max(1, nbytes))
-        chunks = (min(per, count), *el["shape"])
+                          el["dtype"], el["shape"], view)
+        if view is not None and stride * count <= SMALL_ARRAY_BYTES:
+            # small-file fast path: one copy now beats a lazy graph over a few kB
+            return proxy.read_all()
+        if view is None:
+            per = max(1, (64 * 2**20) // max(1, nbytes))
+            chunks: Any = (min(per, count), *el["shape"])
+        else:
+            chunks = frame_chunks(proxy.shape, proxy.dtype.itemsize)
         try:
             st = os.stat(path)
             stamp = (st.st_mtime_ns, st.st_size)
         except OSError:
             stamp = None
-        name = f"tia-{path.name}-{tokenize(os.fspath(path), stamp, stride, count)}"
-        return da.from_array(proxy, chunks=chunks, name=name, lock=False, asarray=True,
-                             meta=np.empty((0,) * proxy.ndim, dtype=proxy.dtype))
+        name = f"tia-{path.name}-{tokenize(os.fspath(path), stamp, stride, count, view)}"
+        arr = da.from_array(proxy, chunks=chunks, name=name, lock=False, asarray=True,
+                            meta=np.empty((0,) * proxy.ndim, dtype=proxy.dtype))
+        return whole_read(arr, proxy)  # type: ignore[arg-type]

@@ -29,6 +29,7 @@ from ._em import (
     read_record,
     unique_names,
 )
+from ._raw import SMALL_ARRAY_BYTES, SMALL_TOTAL_BYTES
 
 __all__ = ["TiffReader", "is_tiff_header"]
 
@@ -116,14 +117,16 @@ class TiffReader(Reader):
                 series = list(tf.series)
                 if not series:
                     raise CorruptFileError(path, self.name, "holds no image series")
+                budget = [SMALL_TOTAL_BYTES]
                 for i, s in enumerate(series):
-                    ds = self._series(api, tf, s, i, path, force, lazy)
+                    ds = self._series(api, tf, s, i, path, force, lazy, budget)
                     key = ds.title if ds.title and ds.title not in out else f"{path.stem}_{i}" if i else path.stem
                     out[key] = ds
         return out
 
     def _series(self, api: Any, tf: Any, s: Any, index: int, path: Path, force: bool,
-                lazy: bool) -> Dataset:
+                lazy: bool, budget: list[int] | None = None) -> Dataset:
+        budget = [0] if budget is None else budget  # bytes still allowed on the small-file path
         shape = tuple(int(n) for n in s.shape)
         dtype = np.dtype(s.dtype)
         if dtype.itemsize > 1 and dtype.kind in "uifc":
@@ -131,9 +134,18 @@ class TiffReader(Reader):
         n_pages = len(s.pages)
         if n_pages > _MAX_PAGES:
             raise UnsafeFileError(path, self.name, f"series {index} declares {n_pages} pages")
-        sig = api._read_tiff(tf, s, str(path), force, lazy=True)
+        # small-file fast path: a small single-page image is read now by
+        # RosettaSciIO's one pass (cheaper than building a lazy graph and
+        # reading it later); stacks keep their page-by-page chunks
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        small = n_pages == 1 and nbytes <= SMALL_ARRAY_BYTES and nbytes <= budget[0]
+        sig = api._read_tiff(tf, s, str(path), force, lazy=not small)
         sig_axes = list(sig.get("axes", []))
-        data = self._data(path, s, index, shape, dtype, lazy)
+        data = self._small_data(sig.get("data"), shape, dtype) if small else None
+        if data is not None:
+            budget[0] -= nbytes
+        else:
+            data = self._data(path, s, index, shape, dtype, lazy)
         channel = len(sig_axes) == len(shape) - 1 and shape[-1] in (3, 4)
         n_axes = len(shape) - (1 if channel else 0)
         if len(sig_axes) != n_axes:
@@ -166,6 +178,20 @@ class TiffReader(Reader):
                        metadata={**normalised, "hyperspy": md},
                        original_metadata=original or {"file": path.name},
                        provenance=[read_record(self.name, path, series=index)])
+
+    @staticmethod
+    def _small_data(values: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray | None:
+        """RosettaSciIO's in-memory values as sidkit lays them out (RGB as a
+        trailing channel axis, native byte order), or None if they differ."""
+        if not isinstance(values, np.ndarray):
+            return None
+        if values.dtype.names:
+            from numpy.lib.recfunctions import structured_to_unstructured
+
+            values = structured_to_unstructured(values)
+        if values.shape != shape or values.dtype.newbyteorder("=") != dtype.newbyteorder("="):
+            return None
+        return np.ascontiguousarray(values, dtype=dtype.newbyteorder("="))
 
     def _data(self, path: Path, s: Any, index: int, shape: tuple[int, ...], dtype: np.dtype,
               lazy: bool) -> Any:

@@ -19,25 +19,27 @@ from sidkit.core import CorruptFileError, Dataset, MissingDependencyError, Reade
 from sidkit.core.hdf5 import is_hdf5
 
 from ._em import dataset_from_signal, parser_errors
+from ._raw import SMALL_ARRAY_BYTES, SMALL_TOTAL_BYTES
 
 __all__ = ["VeloxReader", "is_velox"]
 
 
-def _inspect(path: Path) -> tuple[bool, bool]:
-    """(is a Velox file, has a non-empty ``/Data/SpectrumStream``), in one open.
+def _inspect(path: Path) -> tuple[bool, bool, bool]:
+    """(is a Velox file, has a non-empty ``/Data/SpectrumStream``, holds
+    only small images: see :func:`_small_images`), in one open.
 
     Opens with HDF5's default locking, as RosettaSciIO does: HDF5 refuses to
     open one file twice with different locking flags, and a lazy read keeps
-    the file open. Returns ``(False, False)`` on any error.
+    the file open. Returns ``(False, False, False)`` on any error.
     """
     try:
         import h5py
     except ImportError:
-        return False, False
+        return False, False, False
     try:
         with h5py.File(path, "r") as fh:
             if "Version" not in fh or "Data" not in fh:
-                return False, False
+                return False, False, False
             raw = fh["Version"][()]
             item = raw.reshape(-1)[0] if hasattr(raw, "reshape") else raw
             if isinstance(item, bytes):
@@ -45,14 +47,101 @@ def _inspect(path: Path) -> tuple[bool, bool]:
             version = json.loads(str(item))
             velox = isinstance(version, dict) and version.get("format") in ("Velox", "DevelopersKit")
             grp = fh.get("Data/SpectrumStream")
-            return velox, bool(velox and grp is not None and len(grp) > 0)
+            stream = bool(velox and grp is not None and len(grp) > 0)
+            return velox, stream, velox and not stream and _small_images(fh["Data"])
     except Exception:  # noqa: BLE001 - claims never raise
-        return False, False
+        return False, False, False
+
+
+def _small_images(data: Any) -> bool:
+    """True when ``/Data`` holds nothing but images (and the ``Text`` notes,
+    which RosettaSciIO does not read) of at most ``SMALL_ARRAY_BYTES`` each
+    and ``SMALL_TOTAL_BYTES`` in all."""
+    keys = set(data.keys())
+    if "Image" not in keys or not keys <= {"Image", "Text"}:
+        return False
+    total = 0
+    for group in data["Image"].values():
+        dset = group.get("Data")
+        if dset is None or not hasattr(dset, "shape") or dset.dtype.names:
+            return False
+        nbytes = int(np.prod(dset.shape, dtype=np.int64)) * dset.dtype.itemsize
+        total += nbytes
+        if nbytes > SMALL_ARRAY_BYTES or total > SMALL_TOTAL_BYTES:
+            return False
+    return True
 
 
 def is_velox(path: Path) -> bool:
     """True when ``path`` is an HDF5 file whose ``/Version`` says Velox."""
     return _inspect(path)[0]
+
+
+# What ``claims`` learnt, handed to the ``read`` of the same load (used once,
+# and only while the file is unchanged), so one load opens the file once
+# to inspect it rather than twice.
+_HANDOFF: list[tuple[Any, tuple[bool, bool, bool]]] = []
+
+
+def _stamp(path: Path) -> Any:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _inspect_once(path: Path) -> tuple[bool, bool, bool]:
+    stamp = _stamp(path)
+    while _HANDOFF:
+        try:
+            key, found = _HANDOFF.pop()
+        except IndexError:
+            break
+        if stamp is not None and key == stamp:
+            return found
+    return _inspect(path)
+
+
+class _FramesFirst:
+    """Picklable view of a Velox image dataset, stored ``(y, x, frames)``, as
+    ``(frames, y, x)`` (or ``(y, x)`` for ``single`` frame images)."""
+
+    __slots__ = ("proxy", "single", "axes", "shape", "dtype", "ndim")
+
+    def __init__(self, proxy: Any, single: bool) -> None:
+        self.proxy = proxy
+        self.single = single
+        self.axes = (0, 1) if single else (2, 0, 1)  # stored axis of each axis here
+        self.shape = tuple(proxy.shape[i] for i in self.axes)
+        self.dtype = proxy.dtype
+        self.ndim = len(self.shape)
+
+    def __dask_tokenize__(self) -> tuple[Any, ...]:
+        return ("sidkit-velox-frames", self.proxy.__dask_tokenize__(), self.single)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if not isinstance(key, tuple):
+            key = (key,)
+        if len(key) != self.ndim or not all(isinstance(k, slice) for k in key):
+            return self.read_all()[key]
+        if self.single:
+            return np.asarray(self.proxy[(key[0], key[1], 0)])
+        return np.transpose(np.asarray(self.proxy[(key[1], key[2], key[0])]), (2, 0, 1))
+
+    def __repr__(self) -> str:
+        return f"_FramesFirst({self.proxy!r}, single={self.single})"
+
+    def read_all(self) -> np.ndarray:
+        """Every value, in one HDF5 read."""
+        return self[(slice(None),) * self.ndim]
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, s) for s in self.__slots__)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        for s, v in zip(self.__slots__, state):
+            setattr(self, s, v)
 
 
 class VeloxReader(Reader):
@@ -82,7 +171,10 @@ class VeloxReader(Reader):
         if not module_available("h5py"):
             # cannot look inside: claim .emd so that read() names the extra to install
             return path.suffix.lower() == ".emd"
-        return is_velox(path)
+        found = _inspect(path)
+        if found[0]:
+            _HANDOFF[:] = [(_stamp(path), found)]
+        return found[0]
 
     def read(self, path: Path, *, lazy: bool = True, **options: Any) -> dict[str, Dataset]:
         """Read every dataset of a Velox file.
@@ -116,7 +208,7 @@ class VeloxReader(Reader):
         if unknown:
             raise TypeError(f"reader 'velox' got unknown options {sorted(unknown)}; "
                             f"it accepts {sorted(allowed)}")
-        velox, stream = _inspect(path)
+        velox, stream, small = _inspect_once(path)
         if not velox:
             from sidkit.core.hdf5 import open_h5
 
@@ -131,9 +223,12 @@ class VeloxReader(Reader):
                 "decoding needs sparse: pip install 'sidkit-readers[velox-eds]' "
                 "(or pass select_type='images' to read only its images)"
             )
+        # small-file fast path: a file of a few small images is read now, in
+        # RosettaSciIO's one pass (cheaper than building lazy graphs for it)
+        eager = not lazy or small
         with parser_errors(path, self.name, "parsing the Velox file"):
-            signals = emd.file_reader(str(path), lazy=lazy, **options)
-        own = self._own_arrays(path, signals) if lazy else [None] * len(signals)
+            signals = emd.file_reader(str(path), lazy=not eager, **options)
+        own = self._own_arrays(path, signals) if not eager else [None] * len(signals)
         out: dict[str, Dataset] = {}
         for i, (sig, mine) in enumerate(zip(signals, own)):
             if mine is not None:
@@ -163,8 +258,10 @@ class VeloxReader(Reader):
         """
         import dask.array as da
         import h5py
+        from dask.array.core import normalize_chunks
         from dask.base import tokenize
 
+        from sidkit.core.fastpath import register_direct_read
         from sidkit.core.hdf5 import H5ArrayProxy, auto_chunks
 
         out: list[Any] = []
@@ -181,14 +278,16 @@ class VeloxReader(Reader):
                     if dset.ndim == 3 and not dset.dtype.names and dset.name.startswith("/Data/Image/"):
                         proxy = H5ArrayProxy(path, dset.name, dset.shape, dset.dtype, dset.chunks, self.name)
                         chunks = auto_chunks(proxy.shape, proxy.dtype.itemsize, dset.chunks)
-                        name = f"velox-{path.name}-{tokenize(str(path), dset.name, path.stat().st_mtime_ns)}"
-                        arr = da.from_array(proxy, chunks=chunks, name=name, lock=False, asarray=True,
-                                            meta=np.empty((0, 0, 0), dtype=proxy.dtype))
-                        arr = da.transpose(arr, (2, 0, 1))
-                        if tuple(data.shape) == arr.shape[1:]:
-                            arr = arr[0]
+                        if isinstance(chunks, str):
+                            chunks = normalize_chunks(chunks, proxy.shape, dtype=proxy.dtype)
+                        frames = _FramesFirst(proxy, single=tuple(data.shape) == tuple(dset.shape[:2]))
+                        chunks = tuple(chunks[i] for i in frames.axes)
+                        name = (f"velox-{path.name}-"
+                                f"{tokenize(str(path), dset.name, path.stat().st_mtime_ns, frames.single)}")
+                        arr = da.from_array(frames, chunks=chunks, name=name, lock=False, asarray=True,
+                                            meta=np.empty((0,) * frames.ndim, dtype=frames.dtype))
                         if tuple(arr.shape) == tuple(data.shape) and arr.dtype == data.dtype:
-                            mine = arr
+                            mine = register_direct_read(arr, frames.read_all)
             except Exception:  # noqa: BLE001 - keep RosettaSciIO's array
                 mine = None
             out.append(mine)
