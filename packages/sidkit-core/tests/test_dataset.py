@@ -356,3 +356,21 @@ def test_derive_appends_provenance_and_keeps_attributes(spectral_image):
     rec = out.provenance[-1]
     assert rec["process"] == "mypkg.double" and rec["parameters"] == {"factor": 2, "arr": [0, 1, 2]}
     assert len(out.provenance) == len(spectral_image.provenance) + 1
+
+
+def test_small_numpy_data_are_wrapped_in_dask_only_when_data_is_asked_for():
+    values = np.arange(12.0).reshape(3, 4)
+    ds = Dataset(values, ["y", "x"])
+    assert ds._dask is None  # building a dask array costs more than a small file's read
+    assert (ds.shape, ds.ndim, ds.size, ds.dtype, ds.nbytes) == ((3, 4), 2, 12, values.dtype, 96)
+    assert np.asarray(ds) is values
+    assert ds._dask is None
+    arr = ds.data
+    assert isinstance(arr, da.Array) and arr.chunks == ((3,), (4,))
+    assert ds.data is arr
+    np.testing.assert_array_equal(arr.compute(), values)
+
+
+def test_numpy_data_of_several_chunks_are_wrapped_at_once():
+    ds = Dataset(np.zeros((8, 8)), ["y", "x"], chunks=(4, 4))
+    assert ds._dask is not None and ds.chunks == ((4, 4), (4, 4))

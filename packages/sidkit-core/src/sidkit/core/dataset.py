@@ -16,7 +16,7 @@ from numpy.lib.mixins import NDArrayOperatorsMixin
 from .dimension import Dimension
 from .enums import DataType, DimensionType
 from .errors import DimensionMismatchError, UnsupportedOperationError
-from .fastpath import direct_read, register_direct_read, wrap_numpy
+from .fastpath import direct_read, one_block, register_direct_read, wrap_numpy
 from .provenance import make_record
 
 __all__ = ["Dataset", "guess_data_type"]
@@ -143,9 +143,18 @@ class Dataset(NDArrayOperatorsMixin):
         variance: Any = None,
         chunks: Any = "auto",
     ) -> None:
-        arr = _as_dask(data, chunks)
-        self._data: da.Array = arr
-        self._dims: tuple[Dimension, ...] = self._check_dims(arr.shape, dims)
+        # a numpy array that makes one block is wrapped in dask only when
+        # ``.data`` is first asked for: building a dask array costs more than
+        # reading a small one (a file may hold dozens)
+        self._numpy: np.ndarray | None = None
+        self._dask: da.Array | None = None
+        if type(data) is np.ndarray and one_block(data, chunks):
+            self._numpy, self._chunk_spec = data, chunks
+            shape = data.shape
+        else:
+            self._dask = _as_dask(data, chunks)
+            shape = self._dask.shape
+        self._dims: tuple[Dimension, ...] = self._check_dims(shape, dims)
         self.title = str(title)
         self.quantity = str(quantity)
         self.units = str(units)
@@ -284,6 +293,17 @@ class Dataset(NDArrayOperatorsMixin):
         return self._data
 
     @property
+    def _data(self) -> da.Array:
+        if self._dask is None:
+            self._dask = wrap_numpy(self._numpy, self._chunk_spec)
+        return self._dask
+
+    @property
+    def _array(self) -> Any:
+        """The numpy values not yet wrapped, else the dask array (for shape, dtype, ...)."""
+        return self._numpy if self._dask is None else self._dask
+
+    @property
     def dims(self) -> tuple[Dimension, ...]:
         """One :class:`Dimension` per axis, in axis order."""
         return self._dims
@@ -295,23 +315,23 @@ class Dataset(NDArrayOperatorsMixin):
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return tuple(int(n) for n in self._data.shape)
+        return tuple(int(n) for n in self._array.shape)
 
     @property
     def ndim(self) -> int:
-        return self._data.ndim
+        return self._array.ndim
 
     @property
     def size(self) -> int:
-        return int(self._data.size)
+        return int(self._array.size)
 
     @property
     def dtype(self) -> np.dtype:
-        return self._data.dtype
+        return self._array.dtype
 
     @property
     def nbytes(self) -> int:
-        return int(self._data.nbytes)
+        return int(self._array.nbytes)
 
     @property
     def chunks(self) -> tuple[tuple[int, ...], ...]:
@@ -521,6 +541,8 @@ class Dataset(NDArrayOperatorsMixin):
         """Compute the data: by a reader's direct read where one is registered
         (see :mod:`sidkit.core.fastpath`), else block by block with dask."""
         if not kwargs:
+            if self._dask is None:
+                return self._numpy
             arr = direct_read(self._data)
             if arr is not None:
                 return arr

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["register_direct_read", "direct_read", "wrap_numpy"]
+__all__ = ["register_direct_read", "direct_read", "wrap_numpy", "one_block"]
 
 _MAX = 4096
 _LOCK = threading.Lock()
@@ -73,7 +73,7 @@ def direct_read(array: Any, *, in_memory_only: bool = False) -> np.ndarray | Non
     return out
 
 
-def _one_block(arr: np.ndarray, chunks: Any) -> bool:
+def one_block(arr: np.ndarray, chunks: Any) -> bool:
     """True when ``chunks`` makes one block of the whole (non-empty) ``arr``."""
     if arr.ndim == 0 or arr.size == 0:
         return False
@@ -98,7 +98,7 @@ def wrap_numpy(arr: np.ndarray, chunks: Any = "auto") -> Any:
     import dask.array as da
 
     name = f"array-{uuid.uuid4().hex}"
-    if _one_block(arr, chunks):
+    if one_block(arr, chunks):
         # what from_array builds for one block, without its per-call overhead
         # (noticeable when a file holds dozens of small arrays)
         out = da.Array({(name,) + (0,) * arr.ndim: arr}, name, tuple((n,) for n in arr.shape),
