@@ -45,3 +45,27 @@ def phase_image() -> dict:
     ds = Dataset.from_array(data, dims=dims, title="SI", quantity="intensity", units="counts",
                             chunks=(16, 40, 96))
     return {"ds": ds, "labels": truth, "endmembers": em, "k": k}
+
+
+@pytest.fixture
+def counted_reads(phase_image, monkeypatch) -> tuple[Dataset, list, int]:
+    """The phase image as 6 row blocks of 8 x 40 pixels that record every read.
+
+    Returns the dataset, the list of block locations read so far and the
+    number of blocks; the samples x features matrix gets the same row blocks.
+    """
+    import dask.array as da
+
+    from sidkit.analytics import _samples
+
+    reads: list = []
+    arr = da.from_array(np.asarray(phase_image["ds"]), chunks=(8, 40, -1))
+    monkeypatch.setattr(_samples, "BLOCK_BYTES", 8 * 40 * 96 * arr.dtype.itemsize)
+
+    def count(block, block_info=None):
+        if block_info is not None:
+            reads.append(block_info[0]["chunk-location"])
+        return block
+
+    ds = phase_image["ds"].derive(arr.map_blocks(count, dtype=arr.dtype), process="count")
+    return ds, reads, arr.numblocks[0]

@@ -38,8 +38,6 @@ def test_centers_match_the_mean_spectrum_of_each_phase(phase_image):
 
 @pytest.mark.parametrize("method", ["kmeans", "minibatch", "gmm"])
 def test_out_of_core_clustering_recovers_phase_map_and_stays_lazy(phase_image, method):
-    import dask.array as da
-
     res = cluster(phase_image["ds"], 3, method=method, out_of_core=True)
     assert isinstance(res.labels.data, da.Array)
     labels = np.asarray(res.labels)
@@ -60,26 +58,15 @@ def test_out_of_core_kmeans_iterates_to_the_means_of_its_members_from_a_small_su
     assert adjusted_rand_score(phase_image["labels"].ravel(), labels) >= 0.95
 
 
-def test_out_of_core_kmeans_reads_the_data_once_per_iteration(phase_image, monkeypatch):
-    from sidkit.analytics import _samples
-
-    reads = []
-    arr = da.from_array(np.asarray(phase_image["ds"]), chunks=(8, 40, -1))
-    monkeypatch.setattr(_samples, "BLOCK_BYTES", 8 * 40 * 96 * arr.dtype.itemsize)
-
-    def count(block, block_info=None):
-        if block_info is not None:
-            reads.append(block_info[0]["chunk-location"])
-        return block
-
-    ds = phase_image["ds"].derive(arr.map_blocks(count, dtype=arr.dtype), process="count")
+def test_out_of_core_kmeans_reads_the_data_once_per_iteration(counted_reads):
+    ds, reads, n_blocks = counted_reads
     res = cluster(ds, 3, out_of_core=True, max_samples=60)
     # one pass for the random subset, then one per Lloyd iteration; labels stay lazy
     assert res.estimator.n_iter_ >= 1
-    assert len(reads) == arr.numblocks[0] * (1 + res.estimator.n_iter_)
+    assert len(reads) == n_blocks * (1 + res.estimator.n_iter_)
     reads.clear()
     res = cluster(ds, 3, out_of_core=True, max_samples=60, max_iter=1)
-    assert res.estimator.n_iter_ == 1 and len(reads) == 2 * arr.numblocks[0]
+    assert res.estimator.n_iter_ == 1 and len(reads) == 2 * n_blocks
 
 
 def test_unknown_method_raises(phase_image):

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
 
-from sidkit.analytics import AnalysisError, _samples, decompose, decomposition
+from sidkit.analytics import AnalysisError, decompose, decomposition
 from sidkit.core import Dataset, Dimension
 
 
@@ -94,22 +94,12 @@ def test_out_of_core_pca_keeps_float32_precision_under_a_large_offset():
     np.testing.assert_allclose(np.asarray(res.explained_variance_ratio), [0.9, 0.1], atol=5e-3)
 
 
-def test_out_of_core_pca_reads_each_block_once_to_fit(phase_image, monkeypatch):
-    reads = []
-    arr = da.from_array(np.asarray(phase_image["ds"]), chunks=(8, 40, -1))
-    # row blocks of the samples x features matrix = the 8 x 40 pixel blocks of arr
-    monkeypatch.setattr(_samples, "BLOCK_BYTES", 8 * 40 * 96 * arr.dtype.itemsize)
-
-    def count(block, block_info=None):
-        if block_info is not None:
-            reads.append(block_info[0]["chunk-location"])
-        return block
-
-    ds = phase_image["ds"].derive(arr.map_blocks(count, dtype=arr.dtype), process="count")
+def test_out_of_core_pca_reads_each_block_once_to_fit(counted_reads):
+    ds, reads, n_blocks = counted_reads
     decompose(ds, 2, out_of_core=True)
     # the first block twice (it gives the shift that keeps float32 sums precise), the rest once
-    assert len(reads) == arr.numblocks[0] + 1
-    assert len(set(reads)) == arr.numblocks[0]
+    assert len(reads) == n_blocks + 1
+    assert len(set(reads)) == n_blocks
 
 
 @pytest.mark.parametrize("method", ["svd", "ica"])
