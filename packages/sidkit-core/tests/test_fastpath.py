@@ -2,7 +2,7 @@ import dask.array as da
 import numpy as np
 
 from sidkit.core import Dataset
-from sidkit.core.fastpath import direct_read, register_direct_read
+from sidkit.core.fastpath import chain_direct_read, direct_read, register_direct_read, wrap_numpy
 
 
 def test_registered_direct_read_serves_asarray_and_compute():
@@ -67,3 +67,31 @@ def test_fold_of_in_memory_data_is_a_view_not_a_copy():
     swapped = ds.fold(("e", "x"), "q")
     assert swapped.dim_names == ("y", "q")
     np.testing.assert_array_equal(np.asarray(swapped), values.transpose(1, 2, 0).reshape(3, 8))
+
+
+def test_chain_direct_read_computes_a_derived_array_from_the_source_read():
+    values = np.arange(24.0).reshape(2, 3, 4)
+    calls = []
+
+    def read():
+        calls.append(1)
+        return values
+
+    source = register_direct_read(da.from_array(values, chunks=(1, 3, 4)), read)
+    derived = source.transpose(2, 0, 1)[..., ::-1]
+    assert chain_direct_read(derived, source, lambda v: v.transpose(2, 0, 1)[..., ::-1]) is derived
+    np.testing.assert_array_equal(direct_read(derived), values.transpose(2, 0, 1)[..., ::-1])
+    assert calls == [1]
+    # a file read is not an in-memory one: writers stream it block by block
+    assert direct_read(derived, in_memory_only=True) is None
+
+
+def test_chain_direct_read_in_memory_only_needs_an_in_memory_source():
+    on_disk = register_direct_read(da.zeros((4, 4), chunks=2), lambda: np.zeros((4, 4)))
+    derived = on_disk.T
+    chain_direct_read(derived, on_disk, np.transpose, in_memory_only=True)
+    assert direct_read(derived) is None
+    in_memory = wrap_numpy(np.arange(6.0).reshape(2, 3))
+    flat = in_memory.reshape(6)
+    chain_direct_read(flat, in_memory, lambda v: v.reshape(6), in_memory_only=True)
+    np.testing.assert_array_equal(direct_read(flat, in_memory_only=True), np.arange(6.0))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy as _copy
 import numbers
-import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -16,7 +15,7 @@ from numpy.lib.mixins import NDArrayOperatorsMixin
 from .dimension import Dimension
 from .enums import DataType, DimensionType
 from .errors import DimensionMismatchError, UnsupportedOperationError
-from .fastpath import direct_read, one_block, register_direct_read, wrap_numpy
+from .fastpath import chain_direct_read, direct_read, one_block, wrap_numpy
 from .provenance import make_record
 
 __all__ = ["Dataset", "guess_data_type"]
@@ -801,7 +800,8 @@ class Dataset(NDArrayOperatorsMixin):
         data = self._data.transpose(order)
         new_shape = data.shape[:pos] + (int(np.prod([self.shape[i] for i in axes])),) + data.shape[pos + len(axes):]
         data = data.reshape(new_shape)
-        _chain_direct_read(self._data, data, lambda v: v.transpose(order).reshape(new_shape))
+        chain_direct_read(data, self._data, lambda v: v.transpose(order).reshape(new_shape),
+                          in_memory_only=True)
         parts = tuple(self._dims[i] for i in axes)
         kinds = {d.dimension_type for d in parts}
         folded = Dimension(
@@ -923,21 +923,6 @@ class Dataset(NDArrayOperatorsMixin):
         from .plotting import plot
 
         return plot(self, **kwargs)
-
-
-def _chain_direct_read(source: da.Array, derived: da.Array, transform: Any) -> None:
-    """Let ``derived`` (a reshape of ``source``) be computed from ``source``'s
-    in-memory values without dask's block copies, while ``source`` lives."""
-    if derived.name == source.name or direct_read(source, in_memory_only=True) is None:
-        return
-    ref = weakref.ref(source)
-
-    def read() -> np.ndarray | None:
-        src = ref()
-        values = None if src is None else direct_read(src, in_memory_only=True)
-        return None if values is None else transform(values)
-
-    register_direct_read(derived, read, in_memory=True)
 
 
 def _is_dim_type(name: str) -> bool:

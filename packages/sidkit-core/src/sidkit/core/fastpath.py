@@ -16,11 +16,12 @@ import uuid
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
-__all__ = ["register_direct_read", "direct_read", "wrap_numpy", "one_block"]
+__all__ = ["register_direct_read", "direct_read", "chain_direct_read", "wrap_numpy", "one_block"]
 
 _MAX = 4096
 _LOCK = threading.Lock()
@@ -71,6 +72,44 @@ def direct_read(array: Any, *, in_memory_only: bool = False) -> np.ndarray | Non
     if out.shape != tuple(array.shape) or out.dtype != array.dtype:
         return None
     return out
+
+
+def chain_direct_read(derived: Any, source: Any, transform: Callable[[np.ndarray], np.ndarray], *,
+                      in_memory_only: bool = False) -> Any:
+    """Let computing all of ``derived`` be ``transform(values of source)``.
+
+    For a dask array ``derived`` made from ``source`` by a reshape, transpose,
+    flip, ...: while ``source`` has a direct read, computing ``derived`` whole
+    is one read of ``source`` plus ``transform`` instead of dask's block by
+    block copies; otherwise dask computes it as usual. Only ``source``'s
+    name, shape and dtype are kept, never ``source`` itself.
+
+    Parameters
+    ----------
+    derived, source : dask.array.Array
+    transform : callable
+        Turns ``source``'s values into ``derived``'s (numpy in, numpy out).
+    in_memory_only : bool, default False
+        Chain only reads of values already in memory (and register the new
+        read as such); nothing is chained when ``source`` has none.
+
+    Returns
+    -------
+    dask.array.Array
+        ``derived`` itself.
+    """
+    name = getattr(source, "name", None)
+    if name is None or getattr(derived, "name", name) == name:
+        return derived
+    if in_memory_only and direct_read(source, in_memory_only=True) is None:
+        return derived
+    stub = SimpleNamespace(name=name, shape=tuple(source.shape), dtype=source.dtype)
+
+    def read() -> np.ndarray | None:
+        values = direct_read(stub, in_memory_only=in_memory_only)
+        return None if values is None else transform(values)
+
+    return register_direct_read(derived, read, in_memory=in_memory_only)
 
 
 def one_block(arr: np.ndarray, chunks: Any) -> bool:

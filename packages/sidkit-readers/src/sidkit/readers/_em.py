@@ -40,6 +40,7 @@ from sidkit.core import (
     UnsafeFileError,
     make_record,
 )
+from sidkit.core.fastpath import chain_direct_read
 
 from ._metadata import normalised_metadata
 from ._raw import MemmapProxy, whole_read
@@ -48,7 +49,6 @@ __all__ = [
     "MAX_BYTES_FACTOR",
     "parser_errors",
     "guarded",
-    "chain_direct_read",
     "memmap_array",
     "check_declared_size",
     "plain",
@@ -147,34 +147,6 @@ class _Guarded:
             setattr(self, s, v)
 
 
-def chain_direct_read(new: Any, base: Any, func: Any, *, errors: tuple[str, str] | None = None) -> Any:
-    """Let computing all of ``new`` (an operation on the dask array ``base``)
-    be ``func(values of base)`` when ``base`` has a direct read (see
-    :mod:`sidkit.core.fastpath`); otherwise dask computes it as usual.
-
-    Only ``base``'s name, shape and dtype are kept, never its values. With
-    ``errors`` = (path, reader), read errors become sidkit errors naming them.
-    """
-    from types import SimpleNamespace
-
-    from sidkit.core.fastpath import direct_read, register_direct_read
-
-    name = getattr(base, "name", None)
-    if name is None or getattr(new, "name", None) is None:
-        return new
-    stub = SimpleNamespace(name=name, shape=tuple(base.shape), dtype=base.dtype)
-
-    def read() -> np.ndarray | None:
-        if errors is None:
-            values = direct_read(stub)
-        else:
-            with parser_errors(errors[0], errors[1], "reading the data"):
-                values = direct_read(stub)
-        return None if values is None else func(values)
-
-    return register_direct_read(new, read)
-
-
 def guarded(array: Any, path: Path | str, reader: str) -> Any:
     """A dask array reading ``array`` chunk by chunk, turning read errors into
     sidkit errors naming ``path`` and ``reader``.
@@ -191,12 +163,13 @@ def guarded(array: Any, path: Path | str, reader: str) -> Any:
     name = f"{reader}-{Path(path).name}-{tokenize(getattr(array, 'name', id(array)), os.fspath(path))}"
     out = da.from_array(proxy, chunks=chunks, name=name, lock=False, asarray=True,
                         meta=np.empty((0,) * proxy.ndim, dtype=proxy.dtype))
-    if isinstance(array, da.Array):
-        def same(values: np.ndarray) -> np.ndarray:
-            return values
-
-        out = chain_direct_read(out, array, same, errors=(os.fspath(path), reader))
+    if isinstance(array, da.Array):  # a whole compute stays the source's one read
+        out = chain_direct_read(out, array, _same)
     return out
+
+
+def _same(values: np.ndarray) -> np.ndarray:
+    return values
 
 
 def check_declared_size(path: Path | str, reader: str, offset: int, shape: Sequence[int],
@@ -262,11 +235,8 @@ def plain(obj: Any, *, depth: int = 0, max_array: int = 256) -> Any:
     kind = type(obj)
     if kind in _PLAIN_SCALARS:  # the common case first: already plain
         return obj
-    if kind is dict and depth < 64:
-        deeper = depth + 1
-        return {(k if type(k) is str else str(k)):
-                (v if type(v) in _PLAIN_SCALARS else plain(v, depth=deeper))
-                for k, v in obj.items()}
+    if kind is dict:
+        return _plain_items(obj, depth)
     if isinstance(obj, np.generic):
         if isinstance(obj, np.bytes_):
             return bytes(obj).decode("utf-8", "replace")
@@ -297,12 +267,7 @@ def plain(obj: Any, *, depth: int = 0, max_array: int = 256) -> Any:
         except Exception:  # noqa: BLE001 - a broken to_dict only loses detail
             return str(obj)
     if isinstance(obj, Mapping):
-        deeper = depth + 1
-        if deeper > 64:
-            return {str(k): plain(v, depth=deeper) for k, v in obj.items()}
-        return {(k if type(k) is str else str(k)):
-                (v if type(v) in _PLAIN_SCALARS else plain(v, depth=deeper))
-                for k, v in obj.items()}
+        return _plain_items(obj, depth)
     if isinstance(obj, (list, tuple, set)):
         if all(type(v) in _PLAIN_SCALARS for v in obj):  # fast path: long tag arrays
             return list(obj)
@@ -310,6 +275,16 @@ def plain(obj: Any, *, depth: int = 0, max_array: int = 256) -> Any:
     if hasattr(obj, "shape") and hasattr(obj, "dtype"):
         return f"<array {obj.dtype} {tuple(obj.shape)}>"
     return str(obj)
+
+
+def _plain_items(obj: Mapping[Any, Any], depth: int) -> dict[str, Any]:
+    """:func:`plain` of a mapping at ``depth``: str keys, plain values
+    (already plain ones kept without a call)."""
+    deeper = depth + 1
+    if deeper > 64:
+        return {str(k): "<nested too deeply>" for k in obj}
+    return {(k if type(k) is str else str(k)): (v if type(v) in _PLAIN_SCALARS else plain(v, depth=deeper))
+            for k, v in obj.items()}
 
 
 def _get_path(tree: Mapping[str, Any], dotted: str) -> Any:

@@ -34,8 +34,8 @@ from sidkit.core import (
     UnknownFormatError,
     make_record,
 )
+from sidkit.core.fastpath import chain_direct_read
 
-from ._em import chain_direct_read
 from ._metadata import normalised_metadata
 from ._raw import DECODERS, SMALL_ARRAY_BYTES, MemmapProxy, file_size, frame_chunks, lazy_memmap
 from ._version import __version__

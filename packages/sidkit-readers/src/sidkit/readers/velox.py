@@ -77,32 +77,6 @@ def is_velox(path: Path) -> bool:
     return _inspect(path)[0]
 
 
-# What ``claims`` learnt, handed to the ``read`` of the same load (used once,
-# and only while the file is unchanged), so one load opens the file once
-# to inspect it rather than twice.
-_HANDOFF: list[tuple[Any, tuple[bool, bool, bool]]] = []
-
-
-def _stamp(path: Path) -> Any:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-def _inspect_once(path: Path) -> tuple[bool, bool, bool]:
-    stamp = _stamp(path)
-    while _HANDOFF:
-        try:
-            key, found = _HANDOFF.pop()
-        except IndexError:
-            break
-        if stamp is not None and key == stamp:
-            return found
-    return _inspect(path)
-
-
 class _FramesFirst:
     """Picklable view of a Velox image dataset, stored ``(y, x, frames)``, as
     ``(frames, y, x)`` (or ``(y, x)`` for ``single`` frame images)."""
@@ -171,10 +145,7 @@ class VeloxReader(Reader):
         if not module_available("h5py"):
             # cannot look inside: claim .emd so that read() names the extra to install
             return path.suffix.lower() == ".emd"
-        found = _inspect(path)
-        if found[0]:
-            _HANDOFF[:] = [(_stamp(path), found)]
-        return found[0]
+        return is_velox(path)
 
     def read(self, path: Path, *, lazy: bool = True, **options: Any) -> dict[str, Dataset]:
         """Read every dataset of a Velox file.
@@ -208,7 +179,7 @@ class VeloxReader(Reader):
         if unknown:
             raise TypeError(f"reader 'velox' got unknown options {sorted(unknown)}; "
                             f"it accepts {sorted(allowed)}")
-        velox, stream, small = _inspect_once(path)
+        velox, stream, small = _inspect(path)
         if not velox:
             from sidkit.core.hdf5 import open_h5
 
