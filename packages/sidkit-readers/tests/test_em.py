@@ -20,8 +20,10 @@ from sidkit.readers._em import (
     dimension_from_axis,
     dimension_type_for_units,
     normalised_from_hyperspy,
+    parse_datetime,
     parser_errors,
     plain,
+    si_convert,
 )
 from sidkit.readers._raw import MemmapProxy
 
@@ -120,3 +122,26 @@ def test_mapping_and_normalised_metadata_use_si_units():
     assert norm["beam"]["energy_eV"] == pytest.approx(300e3)
     assert norm["optics"]["magnification"] == pytest.approx(10000.0)
     assert norm["acquisition"]["datetime"] == "2020-01-02T03:04:05"
+
+
+@pytest.mark.parametrize("value,units,to_units,expected", [
+    (50, "ns", "s", 5e-8), (14.808, "mm", "mm", 14.808), (1.0, "nA", "pA", 1000.0),
+    (25, "kV", "V", 25000.0), (3, "µm", "nm", 3000.0), (3, "um", "nm", 3000.0), ("2.5", "keV", "eV", 2500.0),
+])
+def test_si_convert_converts_prefixed_si_units(value, units, to_units, expected):
+    assert si_convert(value, units, to_units) == pytest.approx(expected)
+
+
+def test_si_convert_refuses_units_it_does_not_know():
+    assert si_convert(10.2, "°", "rad") is None
+    assert si_convert(1.0, "mm", "s") is None  # other base
+    assert si_convert(1.0, "min", "s") is None
+    assert si_convert("wide", "mm", "m") is None and si_convert(True, "mm", "m") is None
+
+
+def test_parse_datetime_tries_the_formats_then_dateutil():
+    assert parse_datetime("23 Dec 2015", ("%d %b %Y",)) == dt.datetime(2015, 12, 23)
+    assert parse_datetime(" 9:40:32 ", ("%H:%M:%S",)).time() == dt.time(9, 40, 32)
+    pytest.importorskip("dateutil")
+    assert parse_datetime("2015-12-23T09:40:32", ("%d %b %Y",)) == dt.datetime(2015, 12, 23, 9, 40, 32)
+    assert parse_datetime("no date here", ()) is None and parse_datetime(None, ()) is None

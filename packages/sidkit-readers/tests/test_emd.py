@@ -59,6 +59,23 @@ def test_dims_take_names_units_and_values_from_dim_datasets(tmp_path):
     assert ds.original_metadata["file"]["microscope"]["voltage"] == 300.0
 
 
+def test_group_attributes_form_the_metadata_tree(tmp_path):
+    path = _emd(tmp_path / "a.emd", {"img": (np.zeros((2, 3)), [("y", "nm", np.arange(2.0)), ("x", "nm", np.arange(3.0))])},
+                microscope={"voltage": 300e3})
+    with h5py.File(path, "a") as fh:
+        fh["data/img"].attrs["title"] = "scan"
+        fh["data/img"].create_group("notes").attrs["by"] = "me"
+        fh.create_group("user/deep/er").attrs["name"] = "A. User"
+        fh["link"] = h5py.SoftLink("/user")  # links are not followed: each group once
+    ds = load(path, reader="emd")
+    tree = ds.original_metadata["file"]
+    assert tree["version_major"] == 0 and tree["microscope"] == {"voltage": 300e3}
+    assert tree["user"]["deep"]["er"] == {"name": "A. User"} and "link" not in tree
+    assert tree["data"]["img"]["notes"] == {"by": "me"}
+    assert ds.original_metadata["attrs"] == {"emd_group_type": 1, "title": "scan"}  # its own attributes only
+    assert ds.metadata["beam"]["energy_eV"] == pytest.approx(300e3)
+
+
 def test_non_uniform_dim_values_are_kept(tmp_path):
     values = np.array([0.0, 1.0, 3.0, 7.0])
     ds = load(_emd(tmp_path / "nu.emd", {"line": (np.ones(4), [("t", "[s]", values)])}))

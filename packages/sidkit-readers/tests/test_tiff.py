@@ -13,7 +13,8 @@ pytest.importorskip("rsciio")
 
 from sidkit.core import DataType, DimensionType, SidkitError, load, load_all
 from sidkit.core.testing import real_fixtures
-from sidkit.readers.tiff import TiffReader, is_tiff_header
+from sidkit.readers._em import apply_mapping
+from sidkit.readers.tiff import TiffReader, _faster_mapping, is_tiff_header
 
 REAL = {p.name: p for p, _ in real_fixtures(__file__, "tiff")}
 
@@ -102,6 +103,23 @@ def test_fei_metadata_calibrates_and_normalises(tmp_path):
     assert md["instrument"]["model"] == "Helios NanoLab 660"
     assert md["acquisition"]["datetime"].startswith("2016-06-13T17:06:40")
     assert ds.original_metadata["fei_metadata"]["Beam"]["HV"] == 5000
+
+
+def test_zeiss_and_fei_mappings_give_rosettasciio_values_without_pint_or_dateutil():
+    api = pytest.importorskip("rsciio.tiff._api")
+    zeiss = {"CZ_SEM": {"ap_stage_at_x": ("Stage at X", 75.6442, "mm"), "ap_wd": ("WD", 14.808, "mm"),
+                        "dp_dwell_time": ("Dwell Time", 50, "ns"), "ap_iprobe": ("I Probe", 100.0, "pA"),
+                        "ap_stage_at_z": ("Stage at Z", 3.0, "µm"), "ap_stage_at_y": ("Stage at Y", 1.0, "in"),
+                        "ap_date": ("Date", "23 Dec 2015"), "ap_time": ("Time", "9:40:32"),
+                        "ap_actualkv": ("EHT", 25.0, "kV"), "ap_mag": ("Mag", "50.00 K X")}}
+    fei = {"fei_metadata": {"User": {"Date": "06/13/2016", "Time": "05:06:40 PM"}, "Beam": {"HV": 5000}}}
+    for original, mapping in ((zeiss, api.mapping_cz_sem), (fei, api.mapping_fei)):
+        faster = _faster_mapping(mapping)
+        assert faster is not mapping
+        assert apply_mapping({}, original, faster) == apply_mapping({}, original, mapping)
+    # "in" is not an SI unit: that value went to RosettaSciIO's own (pint) conversion
+    assert apply_mapping({}, zeiss, _faster_mapping(api.mapping_cz_sem))[
+        "Acquisition_instrument"]["SEM"]["Stage"]["y"] == pytest.approx(25.4)
 
 
 @pytest.mark.skipif("test_tiff_Zeiss_SEM_1k.tif" not in REAL, reason="TIFF fixtures absent")

@@ -59,6 +59,20 @@ def test_claims_velox_by_content_not_berkeley(tmp_path):
     assert is_velox(velox) and not is_velox(berkeley)
 
 
+@pytest.mark.parametrize("version", [
+    np.array([b'{"version": "4", "format": "Velox"}']),  # fixed-length bytes, not h5py's vlen string
+    np.array(['{"version": "4", "format": "Other"}'], dtype=h5py.string_dtype()),
+    np.array([1, 2, 3]),
+    np.array(b'{"format": "Velox"}'),  # scalar: RosettaSciIO reads Version[0]
+])
+def test_any_kind_of_version_dataset_is_checked_without_crashing(tmp_path, version):
+    path = _velox(tmp_path / "v.emd", np.zeros((1, 4, 4), dtype=np.uint16))
+    with h5py.File(path, "a") as fh:
+        del fh["Version"]
+        fh["Version"] = version
+    assert is_velox(path) is (version.ndim == 1 and version.dtype.kind == "S")
+
+
 def test_synthetic_image_values_calibration_and_metadata(tmp_path):
     img = np.arange(6 * 8, dtype=np.uint16).reshape(1, 6, 8)
     ds = load(_velox(tmp_path / "img.emd", img))

@@ -57,6 +57,8 @@ __all__ = [
     "dimension_from_axis",
     "unique_names",
     "apply_mapping",
+    "si_convert",
+    "parse_datetime",
     "normalised_from_hyperspy",
     "dataset_from_signal",
     "read_record",
@@ -230,13 +232,15 @@ def plain(obj: Any, *, depth: int = 0, max_array: int = 256) -> Any:
     ``str``. Mapping-like objects (``Box``, ``DictionaryTreeBrowser``) are
     walked through ``to_dict``/``items``.
     """
+    kind = type(obj)
+    if kind in _PLAIN_SCALARS:  # the common cases first: already plain, dict, list/tuple
+        return obj
     if depth > 64:
         return "<nested too deeply>"
-    kind = type(obj)
-    if kind in _PLAIN_SCALARS:  # the common case first: already plain
-        return obj
     if kind is dict:
         return _plain_items(obj, depth)
+    if kind is tuple or kind is list:
+        return _plain_sequence(obj, depth)
     if isinstance(obj, np.generic):
         if isinstance(obj, np.bytes_):
             return bytes(obj).decode("utf-8", "replace")
@@ -258,6 +262,8 @@ def plain(obj: Any, *, depth: int = 0, max_array: int = 256) -> Any:
                 return {n: plain(rec[n], depth=depth + 1) for n in obj.dtype.names}
             return f"<array {obj.dtype} {obj.shape}>"
         if obj.size <= max_array:
+            if obj.dtype.kind in "biuf":  # tolist() gives Python bool/int/float already
+                return obj.tolist()
             return [plain(v, depth=depth + 1) for v in obj.tolist()] if obj.ndim else plain(obj.item())
         return f"<array {obj.dtype} {obj.shape}>"
     to_dict = getattr(obj, "to_dict", None)
@@ -269,9 +275,7 @@ def plain(obj: Any, *, depth: int = 0, max_array: int = 256) -> Any:
     if isinstance(obj, Mapping):
         return _plain_items(obj, depth)
     if isinstance(obj, (list, tuple, set)):
-        if all(type(v) in _PLAIN_SCALARS for v in obj):  # fast path: long tag arrays
-            return list(obj)
-        return [plain(v, depth=depth + 1) for v in obj]
+        return _plain_sequence(obj, depth)
     if hasattr(obj, "shape") and hasattr(obj, "dtype"):
         return f"<array {obj.dtype} {tuple(obj.shape)}>"
     return str(obj)
@@ -287,7 +291,15 @@ def _plain_items(obj: Mapping[Any, Any], depth: int) -> dict[str, Any]:
             for k, v in obj.items()}
 
 
-def _get_path(tree: Mapping[str, Any], dotted: str) -> Any:
+def _plain_sequence(obj: Any, depth: int) -> list[Any]:
+    """:func:`plain` of a list, tuple or set at ``depth`` (plain items kept as they are)."""
+    deeper = depth + 1
+    return [v if type(v) in _PLAIN_SCALARS else plain(v, depth=deeper) for v in obj]
+
+
+def _get_path(tree: Mapping[str, Any], dotted: str, aliases: dict[int, dict[str, Any]]) -> Any:
+    """The value at ``dotted`` in ``tree``, or None; ``aliases`` caches each
+    visited node's HyperSpy aliases for the next paths of one mapping."""
     node: Any = tree
     for part in dotted.split("."):
         if not isinstance(node, Mapping):
@@ -299,10 +311,13 @@ def _get_path(tree: Mapping[str, Any], dotted: str) -> Any:
         # (only a key with a space can be such an alias, so ``part`` has a "_")
         if "_" not in part:
             return None
-        alias = [k for k in node if isinstance(k, str) and " " in k and k.replace(" ", "_") == part]
-        if not alias:
+        known = aliases.get(id(node))
+        if known is None:
+            known = aliases[id(node)] = {k.replace(" ", "_"): k for k in reversed(list(node))
+                                         if isinstance(k, str) and " " in k}  # the first key wins
+        if part not in known:
             return None
-        node = node[alias[0]]
+        node = node[known[part]]
     return node
 
 
@@ -326,12 +341,13 @@ def apply_mapping(metadata: Mapping[str, Any], original: Mapping[str, Any],
     a mapping function that fails on a damaged value skips that value.
     """
     out = plain(dict(metadata))
+    aliases: dict[int, dict[str, Any]] = {}
     for src, target in (mapping or {}).items():
         try:
             dest, func = target
         except (TypeError, ValueError):
             continue
-        value = _get_path(original, src)
+        value = _get_path(original, src, aliases)
         if value is None:
             continue
         try:
@@ -342,6 +358,61 @@ def apply_mapping(metadata: Mapping[str, Any], original: Mapping[str, Any],
         if value is not None:
             _set_path(out, dest, plain(value))
     return out
+
+
+_SI_PREFIXES = {"": 1.0, "f": 1e-15, "p": 1e-12, "n": 1e-9, "µ": 1e-6, "u": 1e-6, "m": 1e-3,
+                "c": 1e-2, "k": 1e3, "M": 1e6, "G": 1e9}
+_SI_BASES = ("eV", "Hz", "Pa", "m", "s", "A", "V", "W")
+
+
+def _si_split(units: str) -> tuple[str, float] | None:
+    text = units.strip().replace("μ", "µ")
+    for base in _SI_BASES:
+        if text.endswith(base) and text[: len(text) - len(base)] in _SI_PREFIXES:
+            return base, _SI_PREFIXES[text[: len(text) - len(base)]]
+    return None
+
+
+def si_convert(value: Any, units: Any, to_units: str) -> float | None:
+    """``value`` in ``units`` expressed in ``to_units``, for SI-prefixed units
+    of one base (``"50 ns"`` -> s, ``"14.8 mm"`` -> m, ``"1 nA"`` -> A).
+
+    Returns None when either unit is not a prefixed SI unit of the same base
+    or the value is not a number; callers then fall back to a full unit
+    library (this covers what vendor metadata write, in microseconds rather
+    than the milliseconds pint takes to parse a unit).
+    """
+    if not isinstance(units, str) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    source, target = _si_split(units), _si_split(to_units)
+    if source is None or target is None or source[0] != target[0]:
+        return None
+    return number * source[1] / target[1]
+
+
+def parse_datetime(text: Any, formats: Sequence[str]) -> _dt.datetime | None:
+    """``text`` as a datetime: the ``strptime`` formats first, then dateutil's
+    parser (month first, as RosettaSciIO reads vendor dates); None when
+    neither reads it."""
+    if not isinstance(text, str):
+        return None
+    for fmt in formats:
+        try:
+            return _dt.datetime.strptime(text.strip(), fmt)
+        except ValueError:
+            continue
+    try:
+        from dateutil import parser
+    except ImportError:  # pragma: no cover - a dependency of RosettaSciIO and pandas
+        return None
+    try:
+        return parser.parse(text)
+    except (ValueError, OverflowError):
+        return None
 
 
 def _number(value: Any) -> float | None:

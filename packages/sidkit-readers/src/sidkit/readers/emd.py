@@ -32,6 +32,9 @@ from ._raw import SMALL_ARRAY_BYTES, SMALL_TOTAL_BYTES
 __all__ = ["BerkeleyEMDReader", "is_berkeley_emd"]
 
 _MAX_GROUPS = 10_000
+_MAX_OBJECTS = 100_000
+_MAX_CHILDREN = 1000
+_MAX_DEPTH = 17
 _MAX_DIM_VALUES = 1 << 24
 _DATA_NAMES = ("data", "counted_datacube", "datacube", "diffractionslice", "realslice",
                "pointlistarray", "pointlist")
@@ -42,6 +45,23 @@ _PRISMATIC_KEYS = {"ns": "numSlices", "s": "sliceThickness", "zs": "zStart", "E"
                    "c": "cellDimension", "t": "tile", "px": "realspacePixelSizeX",
                    "py": "realspacePixelSizeY", "d": "detectorAngleStep", "sa": "probeSemiangle",
                    "df": "probeDefocus", "F": "numFP", "a": "algorithm", "i": "filenameAtoms"}
+
+
+def _walk(fh: Any) -> list[tuple[str, str, int]]:
+    """``(path, "group" | "dataset" | "other", number of attributes)`` of the objects under ``fh``
+    (hard links, each object once, in name order), from HDF5's own visit:
+    no h5py object is built for them. Stops after ``_MAX_OBJECTS``."""
+    import h5py
+
+    out: list[tuple[str, str, int]] = []
+    kinds = {h5py.h5o.TYPE_GROUP: "group", h5py.h5o.TYPE_DATASET: "dataset"}
+
+    def visit(name: bytes, info: Any) -> int | None:
+        out.append((name.decode("utf-8", "replace"), kinds.get(info.type, "other"), int(info.num_attrs)))
+        return 1 if len(out) >= _MAX_OBJECTS else None
+
+    h5py.h5o.visit(fh.id, visit, info=True)
+    return out
 
 
 def is_berkeley_emd(path: Path) -> bool:
@@ -57,16 +77,9 @@ def is_berkeley_emd(path: Path) -> bool:
                 return False  # a Velox file (same suffix); not Berkeley EMD
             if "version_major" in fh.attrs:
                 return True
-            found = []
-
-            def visit(name: str, obj: Any) -> Any:
-                if "emd_group_type" in obj.attrs:
-                    found.append(name)
-                    return True
-                return None
-
-            fh.visititems(visit)
-            return bool(found)
+            return any(kind == "group" and n_attrs
+                       and h5py.h5a.exists(fh.id, b"emd_group_type", obj_name=name.encode())
+                       for name, kind, n_attrs in _walk(fh))
     except Exception:  # noqa: BLE001 - claims never raise
         return False
 
@@ -81,19 +94,34 @@ def _attrs(obj: Any) -> dict[str, Any]:
     return out
 
 
-def _tree(group: Any, depth: int = 0) -> dict[str, Any]:
-    """Attributes of a group and its subgroups (no datasets' data)."""
-    out: dict[str, Any] = dict(_attrs(group))
-    if depth > 16:
-        return out
-    for key in list(group.keys())[:1000]:
-        try:
-            child = group[key]
-        except Exception:  # noqa: BLE001 - broken links are skipped
+def _tree(fh: Any, walk: list[tuple[str, str, int]]) -> dict[str, dict[str, Any]]:
+    """Attributes of the root and its groups (no datasets' data) as one nested
+    tree: ``{"": root node, "<group path>": its node, ...}``, each node the
+    group's attributes plus its subgroups' nodes. Groups deeper than
+    ``_MAX_DEPTH`` or past the ``_MAX_CHILDREN``-th member of their parent
+    are left out."""
+    nodes: dict[str, dict[str, Any]] = {"": _attrs(fh)}
+    members: dict[str, int] = {}
+    for name, kind, n_attrs in walk:
+        parent, _, key = name.rpartition("/")
+        members[parent] = members.get(parent, 0) + 1
+        node = nodes.get(parent)
+        if kind != "group" or node is None or members[parent] > _MAX_CHILDREN or name.count("/") >= _MAX_DEPTH:
             continue
-        if hasattr(child, "keys"):
-            out[key] = _tree(child, depth + 1)
-    return out
+        try:
+            child = _attrs(fh[name]) if n_attrs else {}
+        except Exception:  # noqa: BLE001 - a broken group is skipped
+            continue
+        node[key] = child
+        nodes[name] = child
+    return nodes
+
+
+def _own_attrs(nodes: dict[str, dict[str, Any]], group: str) -> dict[str, Any]:
+    """The attributes of ``group`` from :func:`_tree`'s nodes (its subgroups' nodes left out)."""
+    path = group.strip("/")
+    node = nodes.get(path, {})
+    return {k: v for k, v in node.items() if v is not nodes.get(f"{path}/{k}" if path else k)}
 
 
 def _dim_kind(name: str, units: str) -> DimensionType:
@@ -157,8 +185,10 @@ class BerkeleyEMDReader(Reader):
         stack = bool(options.get("stack_groups", True))
         out: dict[str, Dataset] = {}
         with open_h5(path, self.name) as fh, parser_errors(path, self.name, "reading the EMD groups"):
-            paths = self._dataset_paths(fh)
-            root = _tree(fh) if len(fh.keys()) < 1000 else _attrs(fh)
+            walk = _walk(fh)
+            nodes = _tree(fh, walk)
+            root = nodes[""]
+            paths = self._dataset_paths(walk, nodes)
             prismatic = "4DSTEM_simulation" in fh
             simulation = self._simulation_parameters(fh, root) if prismatic else {}
             budget = [SMALL_TOTAL_BYTES]  # small arrays are read now, while the file is open
@@ -177,7 +207,7 @@ class BerkeleyEMDReader(Reader):
                             members.append(other.rsplit("/", 1)[0])
                             paths.remove(other)
                 title = stem.rstrip("/").split("/")[-1].replace("_depth", "")
-                ds = self._read_groups(path, fh, members, dname, title, root, simulation, index,
+                ds = self._read_groups(path, fh, members, dname, title, nodes, simulation, index,
                                        lazy, allow_external, budget)
                 if ds is None:
                     continue
@@ -190,24 +220,21 @@ class BerkeleyEMDReader(Reader):
         return out
 
     @staticmethod
-    def _dataset_paths(fh: Any) -> list[str]:
+    def _dataset_paths(walk: list[tuple[str, str, int]], nodes: dict[str, dict[str, Any]]) -> list[str]:
         """Datasets named like EMD data inside groups with ``emd_group_type``."""
         found: list[str] = []
-
-        def visit(name: str, obj: Any) -> None:
-            if len(found) >= _MAX_GROUPS or not hasattr(obj, "shape"):
-                return
-            if not name.rsplit("/", 1)[-1].startswith(_DATA_NAMES):
-                return
-            parent = obj.parent
+        for name, kind, _ in walk:
+            if kind != "dataset" or not name.rpartition("/")[2].startswith(_DATA_NAMES):
+                continue
+            value = nodes.get(name.rpartition("/")[0], {}).get("emd_group_type", 0)
             try:
-                kind = int(np.asarray(parent.attrs.get("emd_group_type", 0)).reshape(-1)[0])
+                kind = int(np.asarray(value).reshape(-1)[0])
             except (TypeError, ValueError, IndexError):
                 kind = 0
             if kind:
-                found.append("/" + name.lstrip("/"))
-
-        fh.visititems(visit)
+                found.append("/" + name)
+                if len(found) >= _MAX_GROUPS:
+                    break
         return found
 
     @staticmethod
@@ -226,7 +253,7 @@ class BerkeleyEMDReader(Reader):
         return {_PRISMATIC_KEYS.get(k, k): v for k, v in node.items()}
 
     def _read_groups(self, path: Path, fh: Any, members: list[str], dname: str, title: str,
-                     root: dict[str, Any], simulation: dict[str, Any], index: int, lazy: bool,
+                     nodes: dict[str, dict[str, Any]], simulation: dict[str, Any], index: int, lazy: bool,
                      allow_external: bool, budget: list[int] | None = None) -> Dataset | None:
         import dask.array as da
 
@@ -275,7 +302,8 @@ class BerkeleyEMDReader(Reader):
         dims = unique_names(dims)
         if not lazy and not isinstance(data, np.ndarray):
             data = data.persist()
-        original = {"groups": members, "dataset": dname, "attrs": _attrs(group), "file": root}
+        root = nodes[""]
+        original = {"groups": members, "dataset": dname, "attrs": _own_attrs(nodes, members[0]), "file": root}
         if simulation:
             original["simulation_parameters"] = simulation
         spatial = [d for d in dims if d.dimension_type is DimensionType.SPATIAL]

@@ -38,7 +38,7 @@ from sidkit.core import (
     require,
 )
 
-from ._em import check_declared_size, dataset_from_signal, parser_errors
+from ._em import check_declared_size, dataset_from_signal, parse_datetime, parser_errors
 
 __all__ = ["TIAReader", "is_ser_header", "companion_emi", "SerHeader", "read_ser_header"]
 
@@ -208,22 +208,11 @@ def _tags(path: Path, fh: Any, h: SerHeader, count: int) -> dict[str, np.ndarray
 
 def _acquire_date(objects_dict: Any) -> Any:
     """``ObjectInfo.AcquireDate`` ("Mon Feb 22 18:50:01 2016") as a datetime, or None."""
-    import datetime as _dt
-
     try:
-        text = str(objects_dict["ObjectInfo"]["AcquireDate"]).strip()
+        text = str(objects_dict["ObjectInfo"]["AcquireDate"])
     except Exception:  # noqa: BLE001
         return None
-    try:
-        return _dt.datetime.strptime(text, "%a %b %d %H:%M:%S %Y")
-    except ValueError:
-        pass
-    try:
-        from dateutil import parser
-
-        return parser.parse(text)
-    except Exception:  # noqa: BLE001 - an unreadable date only loses metadata
-        return None
+    return parse_datetime(text, ("%a %b %d %H:%M:%S %Y",))
 
 
 # ----------------------------------------------------------------------------- EMI

@@ -24,32 +24,37 @@ from ._raw import SMALL_ARRAY_BYTES, SMALL_TOTAL_BYTES
 __all__ = ["VeloxReader", "is_velox"]
 
 
-def _inspect(path: Path) -> tuple[bool, bool, bool]:
-    """(is a Velox file, has a non-empty ``/Data/SpectrumStream``, holds
-    only small images: see :func:`_small_images`), in one open.
+def _is_velox_open(fh: Any) -> bool:
+    """True when the open HDF5 file has ``/Data`` and a ``/Version`` JSON
+    whose ``format`` is Velox (or Thermo's DevelopersKit)."""
+    import h5py
 
-    Opens with HDF5's default locking, as RosettaSciIO does: HDF5 refuses to
-    open one file twice with different locking flags, and a lazy read keeps
-    the file open. Returns ``(False, False, False)`` on any error.
-    """
+    if "Version" not in fh or "Data" not in fh:
+        return False
+    dset = fh["Version"]
+    if not isinstance(dset, h5py.Dataset) or dset.ndim != 1 or not 1 <= dset.shape[0] <= 16:
+        return False  # RosettaSciIO reads Version[0]
+    # the dataset's own read into an array of its dtype: h5py's indexing
+    # machinery costs about 0.1 ms more, on every open of every .emd
+    raw = np.empty(dset.shape, dtype=dset.dtype)
+    dset.id.read(h5py.h5s.ALL, h5py.h5s.ALL, raw)
+    item = raw[0]
+    item = item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item)
+    version = json.loads(item)
+    return isinstance(version, dict) and version.get("format") in ("Velox", "DevelopersKit")
+
+
+def _inspect(fh: Any) -> tuple[bool, bool, bool]:
+    """(is a Velox file, has a non-empty ``/Data/SpectrumStream``, holds
+    only small images: see :func:`_small_images`) of an open HDF5 file.
+    Returns ``(False, False, False)`` on any error."""
     try:
-        import h5py
-    except ImportError:
-        return False, False, False
-    try:
-        with h5py.File(path, "r") as fh:
-            if "Version" not in fh or "Data" not in fh:
-                return False, False, False
-            raw = fh["Version"][()]
-            item = raw.reshape(-1)[0] if hasattr(raw, "reshape") else raw
-            if isinstance(item, bytes):
-                item = item.decode("utf-8", "replace")
-            version = json.loads(str(item))
-            velox = isinstance(version, dict) and version.get("format") in ("Velox", "DevelopersKit")
-            grp = fh.get("Data/SpectrumStream")
-            stream = bool(velox and grp is not None and len(grp) > 0)
-            return velox, stream, velox and not stream and _small_images(fh["Data"])
-    except Exception:  # noqa: BLE001 - claims never raise
+        if not _is_velox_open(fh):
+            return False, False, False
+        grp = fh.get("Data/SpectrumStream")
+        stream = bool(grp is not None and len(grp) > 0)
+        return True, stream, not stream and _small_images(fh["Data"])
+    except Exception:  # noqa: BLE001 - a damaged file is "not Velox" here; read() says why
         return False, False, False
 
 
@@ -73,8 +78,19 @@ def _small_images(data: Any) -> bool:
 
 
 def is_velox(path: Path) -> bool:
-    """True when ``path`` is an HDF5 file whose ``/Version`` says Velox."""
-    return _inspect(path)[0]
+    """True when ``path`` is an HDF5 file whose ``/Version`` says Velox.
+
+    Opens with HDF5's default locking, as RosettaSciIO does: HDF5 refuses to
+    open one file twice with different locking flags, and a lazy read keeps
+    the file open. Returns False on any error.
+    """
+    try:
+        import h5py
+
+        with h5py.File(path, "r") as fh:
+            return _is_velox_open(fh)
+    except Exception:  # noqa: BLE001 - claims never raise
+        return False
 
 
 class _FramesFirst:
@@ -172,33 +188,52 @@ class VeloxReader(Reader):
                 "pip install 'sidkit-readers[velox]' (Thermo Fisher Velox) or "
                 "'sidkit-readers[emd]' (Berkeley EMD)"
             )
-        emd = require("rsciio.emd", extra=self.extra, reader=self.name, pip_name="rosettasciio")
+        velox_api = require("rsciio.emd._emd_velox", extra=self.extra, reader=self.name,
+                            pip_name="rosettasciio")
         allowed = {"sum_frames", "sum_EDS_detectors", "rebin_energy", "first_frame",
                    "last_frame", "SI_dtype", "load_SI_image_stack", "select_type"}
         unknown = set(options) - allowed
         if unknown:
             raise TypeError(f"reader 'velox' got unknown options {sorted(unknown)}; "
                             f"it accepts {sorted(allowed)}")
-        velox, stream, small = _inspect(path)
-        if not velox:
-            from sidkit.core.hdf5 import open_h5
+        import h5py
 
-            with open_h5(path, self.name):  # a damaged HDF5 file gets HDF5's diagnosis
-                pass
-            raise CorruptFileError(path, self.name, "is not a Velox EMD file (no /Version with "
-                                   "format 'Velox'); for Berkeley EMD use reader='emd'")
-        if (options.get("select_type") not in ("images", "single_spectrum")
-                and stream and not module_available("sparse")):
-            raise MissingDependencyError(
-                f"{path}: reader 'velox': this file holds an EDS spectrum stream, whose "
-                "decoding needs sparse: pip install 'sidkit-readers[velox-eds]' "
-                "(or pass select_type='images' to read only its images)"
-            )
-        # small-file fast path: a file of a few small images is read now, in
-        # RosettaSciIO's one pass (cheaper than building lazy graphs for it)
-        eager = not lazy or small
-        with parser_errors(path, self.name, "parsing the Velox file"):
-            signals = emd.file_reader(str(path), lazy=not eager, **options)
+        try:
+            fh = h5py.File(path, "r")  # one open for the checks and RosettaSciIO's parse
+        except Exception:  # noqa: BLE001 - diagnosed below
+            fh = None
+        try:
+            velox, stream, small = _inspect(fh) if fh is not None else (False, False, False)
+            if not velox:
+                if fh is not None:
+                    fh.close()
+                from sidkit.core.hdf5 import open_h5
+
+                with open_h5(path, self.name):  # a damaged HDF5 file gets HDF5's diagnosis
+                    pass
+                raise CorruptFileError(path, self.name, "is not a Velox EMD file (no /Version with "
+                                       "format 'Velox'); for Berkeley EMD use reader='emd'")
+            if (options.get("select_type") not in ("images", "single_spectrum")
+                    and stream and not module_available("sparse")):
+                raise MissingDependencyError(
+                    f"{path}: reader 'velox': this file holds an EDS spectrum stream, whose "
+                    "decoding needs sparse: pip install 'sidkit-readers[velox-eds]' "
+                    "(or pass select_type='images' to read only its images)"
+                )
+            # small-file fast path: a file of a few small images is read now, in
+            # RosettaSciIO's one pass (cheaper than building lazy graphs for it)
+            eager = not lazy or small
+            with parser_errors(path, self.name, "parsing the Velox file"):
+                # what rsciio.emd.file_reader does once it knows the file is Velox
+                parser = velox_api.FeiEMDReader(lazy=not eager, **options)
+                parser.read_file(fh)
+                signals = parser.dictionaries
+        except BaseException:
+            if fh is not None:
+                fh.close()
+            raise
+        if eager:
+            fh.close()  # a lazy parse keeps it open for RosettaSciIO's arrays
         own = self._own_arrays(path, signals) if not eager else [None] * len(signals)
         out: dict[str, Dataset] = {}
         for i, (sig, mine) in enumerate(zip(signals, own)):
