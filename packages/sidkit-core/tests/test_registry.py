@@ -134,6 +134,35 @@ def test_higher_priority_wins_deterministically(tmp_path):
     assert [choose_reader(p).name for _ in range(3)] == ["claim_c"] * 3
 
 
+def test_readers_that_cannot_outrank_a_claimant_are_not_asked(tmp_path):
+    asked: list[str] = []
+
+    class _Counting(_A):
+        def sniff(self, head: bytes) -> bool:
+            asked.append(self.name)
+            return super().sniff(head)
+
+    class _Low(_Counting):
+        name: ClassVar[str] = "claim_low"
+        priority: ClassVar[int] = 0
+
+    class _High(_Counting):
+        name: ClassVar[str] = "claim_high"
+        priority: ClassVar[int] = 5
+
+    for cls in (_Low, _High):
+        register_reader(cls)
+    p = tmp_path / "f.zz"
+    p.write_bytes(b"ZZ data")
+    assert choose_reader(p).name == "claim_high" and asked == ["claim_high"]
+    asked.clear()
+    q = tmp_path / "g.zz"
+    q.write_bytes(b"other")  # the high one says no: the low one is asked next
+    with pytest.raises(UnknownFormatError):
+        choose_reader(q)
+    assert asked[:2] == ["claim_high", "claim_low"]
+
+
 def test_a_sniff_that_raises_counts_as_no(tmp_path):
     register_reader(_Raising)
     p = tmp_path / "f.zz"

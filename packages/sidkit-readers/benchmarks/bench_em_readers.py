@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sidkit.core.benchmarking import duel
+
 FAMILIES = {
     "gatan-dm": "rsciio.digitalmicrograph",
     "tia": "rsciio.tia",
@@ -84,8 +86,10 @@ def bench_fixtures(repeat: int) -> list[float]:
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ours = _timeit(_sidkit(path), repeat)
-            ref = _timeit(_reference(FAMILIES[family], path), repeat)
+            mine, theirs = _sidkit(path), _reference(FAMILIES[family], path)
+            mine(), theirs()  # warm up: imports, caches
+            # alternate the two, so that both see the same machine load
+            ours, ref = duel(mine, theirs, repeat, statistic=statistics.median)
         ratio = ours / ref
         ratios.append(ratio)
         print(f"{family}/{path.name}: sidkit {_fmt(ours)}, rsciio {_fmt(ref)}, ratio {ratio:.2f}x", flush=True)
@@ -116,7 +120,8 @@ def bench_large_mrc(quick: bool, repeat: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats, small synthetic file")
-    parser.add_argument("--repeat", type=int, default=None, help="timed repeats per figure (median)")
+    parser.add_argument("--repeat", type=int, default=None,
+                        help="timed repeats per figure (median; sidkit and reference alternate)")
     args = parser.parse_args()
     repeat = args.repeat or (3 if args.quick else 7)
     ratios = bench_fixtures(repeat)

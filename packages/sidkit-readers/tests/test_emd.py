@@ -76,6 +76,30 @@ def test_group_attributes_form_the_metadata_tree(tmp_path):
     assert ds.metadata["beam"]["energy_eV"] == pytest.approx(300e3)
 
 
+def test_emd_1_0_array_groups_with_two_point_dims_are_read(tmp_path):
+    # the py4DSTEM / emdfile layout: emd_group_type names the node, dim0.. hold [start, next]
+    path = tmp_path / "cube.h5"
+    data = np.arange(3 * 4 * 5 * 6, dtype=np.float32).reshape(3, 4, 5, 6)
+    with h5py.File(path, "w") as fh:
+        fh.attrs.update({"emd_group_type": "file", "version_major": 1, "version_minor": 0})
+        root = fh.create_group("experiment")
+        root.attrs["emd_group_type"] = "root"
+        cube = root.create_group("datacube")
+        cube.attrs["emd_group_type"] = "array"
+        cube.create_dataset("data", data=data)
+        for i, (name, units, step) in enumerate([("Rx", "pixels", 1.0), ("Ry", "pixels", 1.0),
+                                                 ("Qx", "A^-1", 0.1), ("Qy", "A^-1", 0.1)]):
+            dim = cube.create_dataset(f"dim{i}", data=np.array([0.5, 0.5 + step]))
+            dim.attrs["name"], dim.attrs["units"] = name, units
+        root.create_group("metadata_0").attrs["emd_group_type"] = "metadata"
+    ds = load(path)
+    np.testing.assert_array_equal(np.asarray(ds), data)
+    assert [d.name for d in ds.dims] == ["Rx", "Ry", "Qx", "Qy"] and ds.title == "datacube"
+    assert [d.units for d in ds.dims] == ["pixel", "pixel", "1/Å", "1/Å"]
+    assert [d.dimension_type for d in ds.dims] == [DimensionType.SPATIAL] * 2 + [DimensionType.RECIPROCAL] * 2
+    np.testing.assert_allclose(ds.dims[3].values, 0.5 + 0.1 * np.arange(6))
+
+
 def test_non_uniform_dim_values_are_kept(tmp_path):
     values = np.array([0.0, 1.0, 3.0, 7.0])
     ds = load(_emd(tmp_path / "nu.emd", {"line": (np.ones(4), [("t", "[s]", values)])}))

@@ -29,11 +29,17 @@ def best_time(fn: Callable[[], Any], repeat: int = 3) -> float:
     return best_time_and_result(fn, repeat)[0]
 
 
-def duel(a: Callable[[], Any], b: Callable[[], Any], repeat: int = 3) -> tuple[float, float]:
-    """Best times of ``a`` and ``b`` called alternately, so that both see the
-    same machine load."""
-    ta, tb = float("inf"), float("inf")
+def duel(a: Callable[[], Any], b: Callable[[], Any], repeat: int = 3, *,
+         statistic: Callable[[list[float]], float] = min) -> tuple[float, float]:
+    """Times of ``a`` and ``b`` called alternately, so that both see the
+    same machine load: ``statistic`` (default the best) of ``repeat`` calls each.
+
+    Pass ``statistic=statistics.median`` for figures of a few milliseconds,
+    where a single lucky call would decide the best.
+    """
+    ta: list[float] = []
+    tb: list[float] = []
     for _ in range(max(1, int(repeat))):
-        ta = min(ta, best_time(a, 1))
-        tb = min(tb, best_time(b, 1))
-    return ta, tb
+        ta.append(best_time(a, 1))
+        tb.append(best_time(b, 1))
+    return statistic(ta), statistic(tb)

@@ -282,6 +282,19 @@ def _claims(reader: Reader, path: Path, head: bytes) -> bool:
         return False
 
 
+def _claimants(candidates: list[tuple[str, type]], path: Path, head: bytes) -> list[tuple[str, type]]:
+    """The candidates that claim the file, asked from the highest priority
+    down: once one claims it, readers of lower priority (which could not win)
+    are not asked, so that no file is opened for a check that cannot matter."""
+    out: list[tuple[str, type]] = []
+    for name, cls in sorted(candidates, key=lambda nc: -nc[1].priority):
+        if out and cls.priority < out[0][1].priority:
+            break
+        if _claims(cls(), path, head):
+            out.append((name, cls))
+    return out
+
+
 def _pick(claimants: list[tuple[str, type]], path: Path, kind: str) -> str:
     top = max(cls.priority for _, cls in claimants)
     best = sorted(name for name, cls in claimants if cls.priority == top)
@@ -323,10 +336,10 @@ def choose_reader(path: str | Path, reader: str | None = None) -> Reader:
     available = readers()
     suffixes = _suffixes(path)
     by_ext = [(n, c) for n, c in available.items() if any(s in c.extensions for s in suffixes)]
-    claim = [(n, c) for n, c in by_ext if _claims(c(), path, head)]
+    claim = _claimants(by_ext, path, head)
     if not claim:
         others = [(n, c) for n, c in available.items() if (n, c) not in by_ext]
-        claim = [(n, c) for n, c in others if _claims(c(), path, head)]
+        claim = _claimants(others, path, head)
     if claim:
         return available[_pick(claim, path, "reader")]()
     broken = [

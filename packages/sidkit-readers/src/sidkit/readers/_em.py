@@ -533,6 +533,10 @@ def clean_units(units: Any) -> str:
         u = "µm"
     if u in ("A", "Angstrom", "angstrom", "Angstroms"):
         u = "Å"
+    if u in ("A^-1", "1/A", "Å^-1"):  # py4DSTEM's reciprocal Ångström
+        u = "1/Å"
+    if u == "pixels":
+        u = "pixel"
     return u
 
 

@@ -117,6 +117,32 @@ def _tree(fh: Any, walk: list[tuple[str, str, int]]) -> dict[str, dict[str, Any]
     return nodes
 
 
+def _is_emd_group(value: Any) -> bool:
+    """Whether an ``emd_group_type`` attribute marks a data group: 1 in EMD
+    0.x, a name such as ``"array"`` in EMD 1.0 (py4DSTEM, emdfile); any true
+    value, as RosettaSciIO reads it."""
+    if value is None:
+        return False
+    if isinstance(value, str):
+        return bool(value)
+    try:
+        return bool(np.asarray(value).reshape(-1)[0])
+    except (TypeError, ValueError, IndexError):
+        return False
+
+
+def _dim_values(vector: np.ndarray, n: int) -> np.ndarray | None:
+    """Coordinates of an axis of ``n`` points from its ``dimN`` vector: the
+    vector itself when it has ``n`` values, else the linear axis it starts
+    (EMD 1.0 writes a linear axis as its first two points); None when not finite."""
+    if not np.isfinite(vector).all():
+        return None
+    if len(vector) == n:
+        return vector
+    step = float(np.mean(np.diff(vector)))
+    return float(vector[0]) + step * np.arange(n, dtype=float)
+
+
 def _own_attrs(nodes: dict[str, dict[str, Any]], group: str) -> dict[str, Any]:
     """The attributes of ``group`` from :func:`_tree`'s nodes (its subgroups' nodes left out)."""
     path = group.strip("/")
@@ -128,7 +154,7 @@ def _dim_kind(name: str, units: str) -> DimensionType:
     kind = dimension_type_for_units(units, name)
     n = name.lower()
     if kind is DimensionType.UNKNOWN:
-        if n.startswith(("r_", "x", "y")):
+        if n.startswith(("r_", "rx", "ry", "x", "y")):
             return DimensionType.SPATIAL
         if n.startswith(("q_", "k_", "qx", "qy", "kx", "ky")):
             return DimensionType.RECIPROCAL
@@ -226,12 +252,7 @@ class BerkeleyEMDReader(Reader):
         for name, kind, _ in walk:
             if kind != "dataset" or not name.rpartition("/")[2].startswith(_DATA_NAMES):
                 continue
-            value = nodes.get(name.rpartition("/")[0], {}).get("emd_group_type", 0)
-            try:
-                kind = int(np.asarray(value).reshape(-1)[0])
-            except (TypeError, ValueError, IndexError):
-                kind = 0
-            if kind:
+            if _is_emd_group(nodes.get(name.rpartition("/")[0], {}).get("emd_group_type")):
                 found.append("/" + name)
                 if len(found) >= _MAX_GROUPS:
                     break
@@ -278,8 +299,8 @@ class BerkeleyEMDReader(Reader):
                 a = _attrs(dd)
                 name = str(a.get("name") or name)
                 units = clean_units(a.get("units"))
-                if dd.shape == (n,) and n <= _MAX_DIM_VALUES and dd.dtype.kind in "iuf":
-                    values = np.asarray(dd[()], dtype=float)
+                if dd.ndim == 1 and 2 <= dd.shape[0] <= _MAX_DIM_VALUES and dd.dtype.kind in "iuf":
+                    values = _dim_values(np.asarray(dd[()], dtype=float), n)
             kind = _dim_kind(name, units)
             dims.append(Dimension(name, values if values is not None else n, units=units,
                                   dimension_type=kind, quantity=_QUANTITY.get(kind.name, "generic")))
