@@ -101,3 +101,14 @@ def test_lazy_array_takes_an_explicit_h5path(h5file):
     with open_h5(h5file, "test") as f:
         arr = lazy_array(h5file, f["g/data"], "test", h5path="/g/data")
     assert arr[0, 0, 1].compute() == 1
+
+
+def test_open_h5_shares_the_locking_of_a_handle_the_process_holds(tmp_path):
+    path = tmp_path / "held.h5"
+    with h5py.File(path, "w") as fh:
+        fh["x"] = np.arange(4)
+    with h5py.File(path, "r") as held:  # HDF5's default locking, as a user or RosettaSciIO opens it
+        with open_h5(path, "r") as fh:
+            np.testing.assert_array_equal(fh["x"][()], held["x"][()])
+        proxy = H5ArrayProxy(path, "/x", (4,), np.int64)
+        np.testing.assert_array_equal(proxy[1:3], [1, 2])

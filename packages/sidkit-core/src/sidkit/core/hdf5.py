@@ -2,8 +2,10 @@
 EMD, Nion, ...). h5py is imported only when a function here is called, so
 ``sidkit.core`` itself does not need it (install ``sidkit-core[hdf5]``).
 
-- :func:`open_h5` opens a file read-only without HDF5 file locking and turns
-  h5py's errors into :class:`~sidkit.core.CorruptFileError` naming the file.
+- :func:`h5_file` opens a file without HDF5 file locking (or with the locking
+  of a handle the process already holds on it); :func:`open_h5` does so
+  read-only and turns h5py's errors into :class:`~sidkit.core.CorruptFileError`
+  naming the file.
 - :class:`H5ArrayProxy` is a picklable, array-like view of one HDF5 dataset that
   opens the file for each read, so dask arrays built on it work in worker
   processes and never keep the file open or locked.
@@ -33,6 +35,7 @@ __all__ = [
     "HDF5_MAGIC",
     "is_hdf5",
     "h5py_module",
+    "h5_file",
     "open_h5",
     "H5ArrayProxy",
     "lazy_array",
@@ -71,6 +74,25 @@ def _file_size(path: Path) -> int:
         return -1
 
 
+def h5_file(path: str | os.PathLike[str], mode: str = "r", *, reader: str | None = None, **kwargs: Any) -> Any:
+    """``h5py.File(path, mode)`` without HDF5 file locking.
+
+    Locking is off so that files on network shares and files another program
+    is writing open at all. HDF5 refuses a second open of one file with other
+    locking flags than an open handle in the same process (a user's own
+    ``h5py.File(path)``, or RosettaSciIO's); then the file is opened with the
+    default locking, as that handle was. ``reader`` names who asks, in the
+    message if h5py is missing; ``kwargs`` go to :class:`h5py.File`.
+    """
+    h5py = h5py_module(reader=reader)
+    try:
+        return h5py.File(path, mode, locking=False, **kwargs)
+    except OSError as exc:
+        if "locking flag" not in str(exc):
+            raise
+        return h5py.File(path, mode, **kwargs)
+
+
 @contextlib.contextmanager
 def open_h5(path: str | os.PathLike[str], reader: str, mode: str = "r") -> Iterator[Any]:
     """Open an HDF5 file, translating h5py's errors into sidkit errors.
@@ -93,10 +115,10 @@ def open_h5(path: str | os.PathLike[str], reader: str, mode: str = "r") -> Itera
     CorruptFileError, TruncatedFileError
         The file is not valid HDF5 or ends early.
     """
-    h5py = h5py_module(reader=reader)
     path = Path(path)
+    h5py_module(reader=reader)  # a missing h5py is named, not taken for a damaged file
     try:
-        fh = h5py.File(path, mode, locking=False)
+        fh = h5_file(path, mode, reader=reader)
     except FileNotFoundError:
         raise
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
@@ -163,9 +185,8 @@ class H5ArrayProxy:
         return cls(path, dset.name, dset.shape, dset.dtype, dset.chunks, reader)
 
     def __getitem__(self, key: Any) -> np.ndarray:
-        h5py = h5py_module(reader=self.reader)
         try:
-            with h5py.File(self.path, "r", locking=False) as fh:
+            with h5_file(self.path, "r", reader=self.reader) as fh:
                 dset = fh[self.name]
                 if dset.shape != self.shape:
                     raise CorruptFileError(

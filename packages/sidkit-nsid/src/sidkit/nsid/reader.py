@@ -44,7 +44,7 @@ from sidkit.core import (
     UnsafeFileError,
 )
 from sidkit.core.fastpath import wrap_numpy
-from sidkit.core.hdf5 import attr_to_python, check_storage, is_hdf5, lazy_array, open_h5, read_tree
+from sidkit.core.hdf5 import attr_to_python, check_storage, h5_file, is_hdf5, lazy_array, open_h5, read_tree
 from sidkit.core.plugins import Reader
 
 from .layout import ENCODING_NAME, TREES, VARIANCE_NAME, find_main_datasets, is_nsid_main
@@ -414,9 +414,7 @@ class NsidReader(Reader):
         if not self.sniff(head):
             return False
         try:
-            import h5py
-
-            with h5py.File(path, "r", locking=False) as fh:
+            with h5_file(path, "r") as fh:
                 mains, external = find_main_datasets(fh, max_objects=20_000, first_only=True)
                 # a file whose only content is behind external links is claimed
                 # so that reading it explains why it is refused

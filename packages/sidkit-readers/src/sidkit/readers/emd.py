@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from sidkit.core import CorruptFileError, Dataset, Dimension, DimensionType, Reader, require
-from sidkit.core.hdf5 import attr_to_python, check_storage, is_hdf5, lazy_array, open_h5
+from sidkit.core.hdf5 import attr_to_python, check_storage, h5_file, is_hdf5, lazy_array, open_h5
 
 from ._em import (
     clean_units,
@@ -69,10 +69,8 @@ def is_berkeley_emd(path: Path) -> bool:
     (or EMD version attributes at its root). Returns False on any error."""
     try:
         import h5py
-    except ImportError:
-        return False
-    try:
-        with h5py.File(path, "r", locking=False) as fh:
+
+        with h5_file(path, "r") as fh:
             if "Version" in fh and "Data" in fh:
                 return False  # a Velox file (same suffix); not Berkeley EMD
             if "version_major" in fh.attrs:

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from sidkit.core import CorruptFileError, Dataset, Dimension, DimensionType, Reader, UnsafeFileError, require
-from sidkit.core.hdf5 import is_hdf5
+from sidkit.core.hdf5 import h5_file, is_hdf5
 
 from ._em import (
     clean_units,
@@ -58,11 +58,7 @@ def is_ndata(path: Path) -> bool:
 
 def _nion_h5_properties(path: Path) -> dict[str, Any] | None:
     try:
-        import h5py
-    except ImportError:
-        return None
-    try:
-        with h5py.File(path, "r", locking=False) as fh:
+        with h5_file(path, "r") as fh:
             dset = fh.get("data")
             if dset is None or not hasattr(dset, "shape") or "properties" not in dset.attrs:
                 return None

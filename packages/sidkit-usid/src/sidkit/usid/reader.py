@@ -30,7 +30,7 @@ from sidkit.core import (
     UnsupportedOperationError,
 )
 from sidkit.core.fastpath import direct_read, register_direct_read
-from sidkit.core.hdf5 import check_storage, h5py_module, is_hdf5, lazy_array, open_h5
+from sidkit.core.hdf5 import check_storage, h5_file, h5py_module, is_hdf5, lazy_array, open_h5
 
 from ._attrs import BOOKKEEPING, SIDKIT_PREFIX, decode_attrs, decode_str_list, from_json
 from .ancillary import AncillaryError, AncillaryLayout, analyse_index_table
@@ -127,8 +127,7 @@ class UsidReader(Reader):
         if not self.sniff(head):
             return False
         try:
-            h5py = h5py_module(reader=NAME)
-            with h5py.File(path, "r", locking=False) as fh:
+            with h5_file(path, "r", reader=NAME) as fh:
                 return bool(_visit_datasets(fh, Path(path), lambda d: d.ndim == 2 and _has_main_attrs(d),
                                             stop_at_first=True))
         except Exception:
