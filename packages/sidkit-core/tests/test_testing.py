@@ -5,7 +5,8 @@ from sidkit.core import Dataset, Dimension
 from sidkit.core.testing import compare_real, normalise_units
 
 
-@pytest.mark.parametrize(("a", "b"), [("1/nm", "1 / nm"), ("1/nm", "nm^-1"), ("um", "µm"), ("μm", "µm")])
+@pytest.mark.parametrize(("a", "b"), [("1/nm", "1 / nm"), ("1/nm", "nm^-1"), ("um", "µm"), ("μm", "µm"),
+                                   ("sec", "s")])
 def test_units_are_compared_up_to_spelling(a, b):
     assert normalise_units(a) == normalise_units(b)
 
@@ -35,3 +36,11 @@ def test_compare_real_reports_wrong_scale_and_empty_metadata():
                        Dimension.linear("x", 3, scale=0.2, units="nm")])
     problems = compare_real(ds, _expected(arr, 0.1))
     assert any("scale" in p for p in problems) and "original_metadata is empty" in problems
+
+
+def test_compare_real_takes_nan_checksums_of_nan_padded_data_as_equal():
+    arr = np.array([[1.0, np.nan, 2.0], [3.0, 4.0, np.nan]])
+    ds = Dataset(arr, [Dimension.linear("y", 2, scale=0.1, units="nm"),
+                       Dimension.linear("x", 3, scale=0.1, units="nm")], original_metadata={"a": 1})
+    assert compare_real(ds, _expected(arr, 0.1)) == []
+    assert compare_real(Dataset(np.nan_to_num(arr), ds.dims, original_metadata={"a": 1}), _expected(arr, 0.1))

@@ -265,3 +265,19 @@ def real_fixtures_tia():
     from sidkit.core.testing import real_fixtures
 
     return real_fixtures(__file__, "tia")
+
+
+def test_diffraction_ser_keeps_nm_calibration_and_emi_gives_reciprocal_units(tmp_path):
+    rsciio_tia = pytest.importorskip("rsciio.tia")
+    pattern = np.arange(30, dtype=np.int32).reshape(6, 5)
+    path = _ser(tmp_path / "diff_1.ser", [pattern], [(1, 0.0, 1.0, "")], image=True,
+                image_cal=((-2e8, 1e7, 0), (-3e8, 1e7, 0)))
+    (tmp_path / "diff.emi").write_bytes(b"\x00" + _emi_xml().encode())  # a STEM diffraction mode
+    for opened, units, scale in ((path, "nm", 1e16), (tmp_path / "diff.emi", "1 / nm", 0.01)):
+        ds = next(iter(load_all(opened).values()))
+        ref = rsciio_tia.file_reader(str(opened), lazy=False)[0]
+        np.testing.assert_array_equal(np.asarray(ds), ref["data"])
+        for dim, ax in zip(ds.dims, ref["axes"]):
+            assert dim.units == ax["units"] == units, opened.name
+            assert dim.scale == pytest.approx(ax["scale"]) == pytest.approx(scale)
+            assert dim.offset == pytest.approx(ax["offset"])

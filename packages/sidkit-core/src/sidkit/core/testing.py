@@ -66,7 +66,7 @@ def reference_fixtures(start: str | os.PathLike[str] | None = None, fmt: str | N
     return [(p, e) for p, e in _pairs(root) if fmt is None or e.get("format") == fmt]
 
 
-_UNIT_ALIASES = {"um": "µm", "micron": "µm", "microns": "µm", "a": "å", "angstrom": "å"}
+_UNIT_ALIASES = {"um": "µm", "micron": "µm", "microns": "µm", "a": "å", "angstrom": "å", "sec": "s"}
 
 
 def normalise_units(units: str | None) -> str:
@@ -84,7 +84,8 @@ def normalise_units(units: str | None) -> str:
 
 
 def _close(a: float, b: float, rtol: float, atol: float = 0.0) -> bool:
-    return bool(np.isclose(a, b, rtol=rtol, atol=atol))
+    """Equal within tolerance; two NaNs (e.g. sums over NaN-padded data) are equal."""
+    return bool(np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=True))
 
 
 def _checksums(values: np.ndarray) -> dict[str, float]:

@@ -400,11 +400,14 @@ def _position_axis(position: np.ndarray) -> dict[str, Any]:
 class TIAReader(Reader):
     """Read FEI TIA ``.ser`` series (and ``.emi`` files, which name their series).
 
-    Images come back with ``y``/``x`` dims in nm (SPATIAL) or 1/nm
-    (RECIPROCAL), spectra with an ``Energy`` dim in eV (SPECTRAL), series and
-    scans with their navigation dims as calibrated in the file. The ``.ser``
-    header and, when the companion ``.emi`` is present, its ``ObjectInfo``
-    tree are in ``original_metadata``.
+    Images come back with ``y``/``x`` dims in nm (SPATIAL), spectra with an
+    ``Energy`` dim in eV (SPECTRAL), series and scans with their navigation
+    dims as calibrated in the file. Opening the ``.emi`` instead reads the
+    image units from its acquisition mode (1/nm, RECIPROCAL, for diffraction),
+    as RosettaSciIO does; opening a ``.ser`` keeps the SER calibration in nm,
+    as RosettaSciIO reads a ``.ser``. The ``.ser`` header and, when the
+    companion ``.emi`` is present, its ``ObjectInfo`` tree are in
+    ``original_metadata``.
     """
 
     name: ClassVar[str] = "tia"
@@ -457,7 +460,7 @@ class TIAReader(Reader):
             raise CorruptFileError(path, self.name, "no foo_N.ser file belongs to this .emi file")
         out: dict[str, Dataset] = {}
         for i, ser in enumerate(sers):
-            sig = self._read_ser(ser, only_valid)
+            sig = self._read_ser(ser, only_valid, from_emi=path.suffix.lower() == ".emi")
             with parser_errors(ser, self.name, "decoding the series metadata"):
                 ds = dataset_from_signal(sig, ser, self.name, vendor="FEI", software="TIA",
                                          title=ser.stem, index=i, guard=False)
@@ -465,7 +468,9 @@ class TIAReader(Reader):
         return out
 
     # ------------------------------------------------------------------ parsing
-    def _read_ser(self, path: Path, only_valid: bool) -> dict[str, Any]:
+    def _read_ser(self, path: Path, only_valid: bool, *, from_emi: bool = False) -> dict[str, Any]:
+        """The series as a signal dict; image units are guessed from the EMI
+        mode only when the ``.emi`` was opened (see ``_data_and_axes``)."""
         size = os.path.getsize(path)
         with open(path, "rb") as fh:
             h = read_ser_header(path, fh, size)
@@ -475,7 +480,7 @@ class TIAReader(Reader):
             need_all = ndim == 0 and xy
             tags = _tags(path, fh, h, h["ValidNumberElements"] if need_all else 2)
         objects, objects_dict, om_extra = self._emi(path)
-        data, axes = self._data_and_axes(path, h, el, tags, objects_dict, only_valid)
+        data, axes = self._data_and_axes(path, h, el, tags, objects_dict if from_emi else None, only_valid)
         original = {"ser_header_parameters": {k: v for k, v in h.items()
                                               if k not in ("data_offsets", "tag_offsets")}}
         original["ser_header_parameters"].update(
