@@ -77,15 +77,17 @@ class _DMWriter:
         return head + tree + b"\x00" * 8
 
 
-def _image(data: np.ndarray, name: str, cal: list[tuple[float, float, str]], tags: dict | None = None) -> dict:
-    """One ImageList entry; ``cal`` is (origin, scale, units) per array axis (C order)."""
+def _image(data: np.ndarray, name: str, cal: list[tuple[float, float, str]], tags: dict | None = None,
+           data_type: int | None = None) -> dict:
+    """One ImageList entry; ``cal`` is (origin, scale, units) per array axis (C order);
+    ``data_type`` overrides the DM data type of ``data``'s dtype."""
     dims = [{"Origin": o, "Scale": s, "Units": u} for o, s, u in cal[::-1]]  # DM lists x first
     return {
         "ImageData": {
             "Calibrations": {"Brightness": {"Origin": 0.0, "Scale": 1.0, "Units": "Counts"},
                              "Dimension": dims, "DisplayCalibratedUnits": True},
             "Data": data.ravel(),
-            "DataType": _IMAGE_TYPES[data.dtype],
+            "DataType": data_type or _IMAGE_TYPES[data.dtype],
             "Dimensions": [int(n) for n in data.shape[::-1]],
             "PixelDepth": data.dtype.itemsize,
         },
@@ -306,3 +308,19 @@ def test_spectrum_image_energy_last_same_small_or_lazy(tmp_path, monkeypatch):
     assert direct_read(lazy.data) is not None  # the energy-last transpose still computes in one read
     np.testing.assert_array_equal(np.asarray(lazy), np.asarray(small))
     assert [d.name for d in lazy.dims] == [d.name for d in small.dims]
+
+
+@pytest.mark.parametrize("version", [3, 4])
+def test_old_packed_complex_fft_is_unpacked_as_the_reference_reader_does(tmp_path, version):
+    from rsciio import digitalmicrograph as ref_dm
+
+    # DM data type 5: the FFT of a real 8 x 8 image, stored as 64 float32 values
+    packed = np.arange(1, 65, dtype=np.float32) / 8
+    cal = [(4.0, 0.125, "1/nm"), (4.0, 0.125, "1/nm")]
+    path = _dm_file(tmp_path, [_image(packed.reshape(8, 8), "FFT", cal, data_type=5)], version=version)
+    ds = load(path)
+    expected = ref_dm.file_reader(str(path), lazy=False)[0]["data"]
+    assert ds.shape == (8, 8) and ds.dtype == np.complex64
+    np.testing.assert_array_equal(np.asarray(ds), expected)
+    assert expected[0, 0] == packed[1] and expected[4, 4] == packed[32]  # DC and Nyquist terms
+    assert all(d.units == "1/nm" and d.scale == pytest.approx(0.125) for d in ds.dims)

@@ -19,8 +19,9 @@ from sidkit.readers.velox import VeloxReader, is_velox
 REAL = {p.name: p for p, _ in real_fixtures(__file__, "velox-emd")}
 
 
-def _velox(path, frames: np.ndarray, *, detector="HAADF", pixel=2e-9, frame_time=0.5):
-    """A Velox file holding one image (or stack) ``frames`` of shape (n, y, x)."""
+def _velox(path, frames: np.ndarray, *, detector="HAADF", pixel=2e-9, frame_time=0.5, chunked=True):
+    """A Velox file holding one image (or stack) ``frames`` of shape (n, y, x),
+    stored one HDF5 chunk per frame, as Velox does, or contiguously."""
     md = {
         "Core": {"MetadataDefinitionVersion": "7.9", "MetadataSchemaVersion": "v1/2013/07"},
         "Instrument": {"Manufacturer": "FEI Company", "InstrumentClass": "Talos", "InstrumentId": "1"},
@@ -39,7 +40,8 @@ def _velox(path, frames: np.ndarray, *, detector="HAADF", pixel=2e-9, frame_time
         fh.create_dataset("Version", data=np.array([json.dumps({"version": "4", "format": "Velox"}).encode()], dtype=object),
                           dtype=h5py.string_dtype())
         grp = fh.create_group("Data/Image/0123456789abcdef")
-        grp.create_dataset("Data", data=np.moveaxis(frames, 0, -1), chunks=(frames.shape[1], frames.shape[2], 1))
+        grp.create_dataset("Data", data=np.moveaxis(frames, 0, -1),
+                           chunks=(frames.shape[1], frames.shape[2], 1) if chunked else None)
         meta = np.zeros((len(raw) + 16, frames.shape[0]), dtype=np.uint8)
         meta[: len(raw), :] = raw[:, None]
         grp.create_dataset("Metadata", data=meta)
@@ -182,3 +184,46 @@ def test_small_file_of_images_is_read_in_one_pass_with_the_same_result(tmp_path,
     np.testing.assert_array_equal(np.asarray(small), np.asarray(large))
     assert small.dims == large.dims and small.metadata == large.metadata
     assert small.original_metadata == large.original_metadata
+
+
+def _spectrum_file(path, counts: np.ndarray, *, chunked=True):
+    """A Velox file holding one EDS spectrum (``/Data/Spectrum/<uuid>``, stored
+    (channels, 1)) with a 10 eV/channel calibration and no image
+    (RosettaSciIO reads ``/Data/Spectrum`` only in files without images)."""
+    md = {"Acquisition": {"AcquisitionStartDatetime": {"DateTime": "1488794201"}},
+          "Detectors": {"Detector-0": {"DetectorName": "SuperXG1", "DetectorType": "AnalyticalDetector",
+                                       "Dispersion": "10", "OffsetEnergy": "-200"}},
+          "BinaryResult": {"Detector": "SuperXG1", "DetectorIndex": "0"}}
+    raw = np.frombuffer(json.dumps(md).encode(), dtype=np.uint8)
+    _velox(path, np.ones((1, 4, 4), dtype=np.uint16))
+    with h5py.File(path, "a") as fh:
+        del fh["Data/Image"]
+        grp = fh.create_group("Data/Spectrum/fedcba9876543210")
+        grp.create_dataset("Data", data=counts[:, None], chunks=(len(counts), 1) if chunked else None)
+        grp.create_dataset("Metadata", data=np.concatenate([raw, np.zeros(16, np.uint8)])[:, None])
+    return path
+
+
+@pytest.mark.parametrize("chunked", [True, False])
+def test_spectrum_stored_with_or_without_chunks_matches_the_reference_reader(tmp_path, chunked):
+    from rsciio import emd as ref_emd
+
+    counts = np.arange(64, dtype=np.int32) % 7
+    path = _spectrum_file(tmp_path / "sp.emd", counts, chunked=chunked)
+    spectrum = load(path)
+    assert spectrum.shape == (64,)
+    np.testing.assert_array_equal(np.asarray(spectrum), counts)
+    ref = ref_emd.file_reader(str(path), lazy=False)[0]
+    energy = spectrum.dims[0]
+    assert energy.units == "keV" and energy.scale == pytest.approx(ref["axes"][-1]["scale"])
+    assert energy.offset == pytest.approx(-0.2)
+
+
+def test_contiguous_image_stack_above_the_small_file_threshold_is_read(tmp_path, monkeypatch):
+    import sidkit.readers.velox as velox
+
+    monkeypatch.setattr(velox, "SMALL_TOTAL_BYTES", 0)  # every file counts as large
+    stack = np.arange(3 * 5 * 6, dtype=np.float32).reshape(3, 5, 6)
+    ds = load(_velox(tmp_path / "contig.emd", stack, chunked=False))
+    assert ds.shape == (3, 5, 6)
+    np.testing.assert_array_equal(np.asarray(ds), stack)

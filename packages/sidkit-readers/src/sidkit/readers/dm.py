@@ -27,6 +27,10 @@ __all__ = ["DMReader", "dm_version"]
 _DM_DTYPES = {1: "i2", 2: "f4", 3: "c8", 6: "u1", 7: "i4", 9: "i1", 10: "u2", 11: "u4",
               12: "f8", 13: "c16", 14: "?"}
 
+#: DM data types RosettaSciIO decodes only in memory: the old packed complex
+#: FFT (5) and RGB/RGBA (8, 23).
+_EAGER_ONLY = frozenset((5, 8, 23))
+
 
 def dm_version(head: bytes) -> int | None:
     """The DM file version (3 or 4) that ``head`` starts with, or None.
@@ -180,12 +184,8 @@ class DMReader(Reader):
                        "original_metadata": original, "mapping": image.get_mapping()}
                 own = self._memmap({**sig, "data": None}, path, chunks, budget)
                 if own is None:
-                    try:
-                        data = image.get_data(True, chunks)
-                    except ValueError as exc:
-                        if "RGBA" not in str(exc):
-                            raise
-                        data = image.get_data(False, chunks)  # RGBA cannot be memory-mapped
+                    code = original["ImageList"]["TagGroup0"].get("ImageData", {}).get("DataType")
+                    data = image.get_data(code not in _EAGER_ONLY, chunks)
                 sig["data"] = own if own is not None else data
                 sig["_own"] = own is not None
                 out.append(sig)
@@ -195,7 +195,7 @@ class DMReader(Reader):
     def _rsciio(dm: Any, path: Path, chunks: Any) -> list[dict[str, Any]]:
         try:
             return dm.file_reader(str(path), lazy=True, chunks=chunks)
-        except ValueError as exc:
-            if "RGBA" not in str(exc):
-                raise
+        except (ValueError, TypeError):
+            # RGBA and the old packed complex FFT decode only in memory; a
+            # damaged file fails again here, with the eager reader's message
             return dm.file_reader(str(path), lazy=False)

@@ -45,36 +45,48 @@ def _is_velox_open(fh: Any) -> bool:
 
 
 def _inspect(fh: Any) -> tuple[bool, bool, bool]:
-    """(is a Velox file, has a non-empty ``/Data/SpectrumStream``, holds
-    only small images: see :func:`_small_images`) of an open HDF5 file.
+    """(is a Velox file, has a non-empty ``/Data/SpectrumStream``, is best
+    parsed at once: see :func:`_parse_at_once`) of an open HDF5 file.
     Returns ``(False, False, False)`` on any error."""
     try:
         if not _is_velox_open(fh):
             return False, False, False
         grp = fh.get("Data/SpectrumStream")
         stream = bool(grp is not None and len(grp) > 0)
-        return True, stream, not stream and _small_images(fh["Data"])
+        return True, stream, _parse_at_once(fh["Data"], stream)
     except Exception:  # noqa: BLE001 - a damaged file is "not Velox" here; read() says why
         return False, False, False
 
 
-def _small_images(data: Any) -> bool:
-    """True when ``/Data`` holds nothing but images (and the ``Text`` notes,
-    which RosettaSciIO does not read) of at most ``SMALL_ARRAY_BYTES`` each
-    and ``SMALL_TOTAL_BYTES`` in all."""
+def _parse_at_once(data: Any, stream: bool) -> bool:
+    """Whether RosettaSciIO should parse ``/Data`` in memory rather than lazily.
+
+    - A file of nothing but small images (and the ``Text`` notes, which
+      RosettaSciIO does not read), at most ``SMALL_ARRAY_BYTES`` each and
+      ``SMALL_TOTAL_BYTES`` in all: one pass is cheaper than lazy graphs.
+    - An image or spectrum stored without HDF5 chunks: RosettaSciIO's lazy
+      parse takes the dataset's chunks as dask chunks and fails on such
+      (valid) files; its in-memory parse reads them.
+
+    One walk over the image and spectrum groups decides both.
+    """
     keys = set(data.keys())
-    if "Image" not in keys or not keys <= {"Image", "Text"}:
-        return False
+    small = not stream and "Image" in keys and keys <= {"Image", "Text"}
     total = 0
-    for group in data["Image"].values():
-        dset = group.get("Data")
-        if dset is None or not hasattr(dset, "shape") or dset.dtype.names:
-            return False
-        nbytes = int(np.prod(dset.shape, dtype=np.int64)) * dset.dtype.itemsize
-        total += nbytes
-        if nbytes > SMALL_ARRAY_BYTES or total > SMALL_TOTAL_BYTES:
-            return False
-    return True
+    for kind in ("Image", "Spectrum"):
+        groups = data.get(kind)
+        for group in groups.values() if groups is not None else ():
+            dset = group.get("Data") if hasattr(group, "get") else None
+            if dset is None or not hasattr(dset, "shape"):
+                small = False
+                continue
+            if dset.chunks is None:
+                return True
+            if small:
+                nbytes = int(np.prod(dset.shape, dtype=np.int64)) * dset.dtype.itemsize
+                total += nbytes
+                small = not dset.dtype.names and nbytes <= SMALL_ARRAY_BYTES and total <= SMALL_TOTAL_BYTES
+    return small
 
 
 def is_velox(path: Path) -> bool:
@@ -203,7 +215,7 @@ class VeloxReader(Reader):
         except Exception:  # noqa: BLE001 - diagnosed below
             fh = None
         try:
-            velox, stream, small = _inspect(fh) if fh is not None else (False, False, False)
+            velox, stream, at_once = _inspect(fh) if fh is not None else (False, False, False)
             if not velox:
                 if fh is not None:
                     fh.close()
@@ -221,8 +233,9 @@ class VeloxReader(Reader):
                     "(or pass select_type='images' to read only its images)"
                 )
             # small-file fast path: a file of a few small images is read now, in
-            # RosettaSciIO's one pass (cheaper than building lazy graphs for it)
-            eager = not lazy or small
+            # RosettaSciIO's one pass; so are datasets stored without chunks
+            # (see _parse_at_once)
+            eager = not lazy or at_once
             with parser_errors(path, self.name, "parsing the Velox file"):
                 # what rsciio.emd.file_reader does once it knows the file is Velox
                 parser = velox_api.FeiEMDReader(lazy=not eager, **options)
