@@ -56,3 +56,9 @@ def test_dict_round_trip():
 
 def test_non_uniform_values_are_detected():
     assert not Dimension("v", [0.0, 1.0, 3.0, 4.0]).is_uniform
+
+
+def test_labelled_dimension_has_no_scale_or_offset():
+    d = Dimension("parameter", np.array(["Z (m)", "Bias (V)"]), dimension_type="channel")
+    assert np.isnan(d.scale) and np.isnan(d.offset)
+    assert d.values.tolist() == ["Z (m)", "Bias (V)"] and len(d) == 2

@@ -126,3 +126,31 @@ def test_channels_above_the_small_file_threshold_are_memory_mapped(two_channels,
     assert h.astype("<f8").tobytes() not in pickle.dumps(ds.data)
     np.testing.assert_array_equal(np.asarray(ds), h)
     np.testing.assert_array_equal(np.asarray(small), h)
+
+
+def test_gwyfile_written_channels_agree_with_gwyfile(tmp_path):
+    gwyfile = pytest.importorskip("gwyfile")
+    from gwyfile.objects import GwyContainer, GwyDataField
+
+    rng = np.random.default_rng(7)
+    container = GwyContainer()
+    specs = [("Height", (30, 40), 4e-6, 3e-6, 1e-6, -2e-6, "m", "m"), ("Current", (7, 300), 1.0, 2.0, 0.5, 0.0, "V", "A"),
+             ("Plain", (64, 64), 1e-9, 1e-9, 0.0, 0.0, None, None), ("Big", (300, 200), 3e-8, 1e-8, 0.0, 1e-9, "m", "deg")]
+    for n, (title, shape, xreal, yreal, xoff, yoff, uxy, uz) in enumerate(specs, start=2):
+        container[f"/{n}/data/title"] = title
+        container[f"/{n}/data"] = GwyDataField(rng.random(shape), xreal=xreal, yreal=yreal, xoff=xoff, yoff=yoff,
+                                                si_unit_xy=uxy, si_unit_z=uz)
+    container["/2/mask"] = GwyDataField(np.zeros((30, 40)), xreal=4e-6, yreal=3e-6)
+    container["/2/meta"] = GwyContainer({"Date": "2020-01-01"})
+    p = tmp_path / "written.gwy"
+    container.tofile(str(p))
+    out = load_all(p)
+    assert list(out) == ["Height", "Current", "Plain", "Big"]
+    for title, field in gwyfile.util.get_datafields(gwyfile.load(str(p))).items():
+        ds = out[title]
+        np.testing.assert_array_equal(np.asarray(ds), field.data)
+        yres, xres = field.data.shape
+        assert ds.dims[1].scale == pytest.approx(field.xreal / xres) and ds.dims[1].offset == field.xoff
+        assert ds.dims[0].scale == pytest.approx(field.yreal / yres) and ds.dims[0].offset == field.yoff
+        unit = field.get("si_unit_xy")
+        assert ds.dims[0].units == (unit.unitstr if unit is not None else "")

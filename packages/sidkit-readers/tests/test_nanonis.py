@@ -128,7 +128,7 @@ def test_3ds_grid_gives_spectral_image_per_channel_and_parameters(tmp_path):
     p = tmp_path / "grid.3ds"
     write_3ds(p, nx, ny, points, ["Current (A)", "LI Demod 1 X (A)"], block)
     out = load_all(p)
-    assert list(out) == ["Current_(A)", "LI_Demod_1_X_(A)", "parameters"]
+    assert list(out) == ["Current_(A)", "LI_Demod_1_X_(A)", "sweep", "topography", "parameters"]
     cur = out["Current_(A)"]
     assert cur.shape == (ny, nx, points) and cur.data_type is DataType.SPECTRAL_IMAGE
     np.testing.assert_allclose(np.asarray(cur), spectra[:, :, 0].astype(np.float32))
@@ -136,6 +136,11 @@ def test_3ds_grid_gives_spectral_image_per_channel_and_parameters(tmp_path):
     assert sweep.name == "Bias" and sweep.units == "V" and sweep.offset == -1.0 and sweep.scale == 0.5
     assert cur.dims[1].scale == pytest.approx(4e-8 / 3)
     np.testing.assert_allclose(np.asarray(out["parameters"])[..., 4], params[..., 4].astype(np.float32))
+    assert out["parameters"].original_metadata["parameter_names"][4] == "Z (m)"
+    assert out["parameters"].dims[2].scale == 1.0  # numbered, so every dim is a plain number axis
+    np.testing.assert_allclose(np.asarray(out["topography"]), params[..., 4].astype(np.float32))
+    assert out["topography"].units == "m" and out["topography"].shape == (ny, nx)
+    np.testing.assert_array_equal(np.asarray(out["sweep"]), np.linspace(-1, 1, points, dtype=np.float32))
 
 
 def test_sniff_recognises_each_nanonis_layout():
@@ -177,3 +182,87 @@ def test_noisy_measured_sweep_is_linear_and_kept_as_data(tmp_path):
     d = out["Current_(A)"].dims[0]
     assert d.scale == pytest.approx(0.02) and d.offset == pytest.approx(-1.0)
     np.testing.assert_allclose(np.asarray(out["Bias_calc_(V)"]), bias, atol=1e-5)
+
+
+def _write_table(path, header, columns, table, encoding="utf-8"):
+    lines = [f"{k}\t{v}\t" for k, v in header] + ["", "[DATA]", "\t".join(columns)]
+    lines += ["\t".join(f"{x:.6E}" for x in row) for row in table]
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode(encoding))
+
+
+def test_dat_history_data_is_on_a_time_axis_from_the_sample_period(tmp_path):
+    rng = np.random.default_rng(4)
+    table = np.c_[rng.random(50) * 1e-10, rng.random(50) * 1e-9]
+    p = tmp_path / "history.dat"
+    _write_table(p, [("Experiment", "History Data"), ("Sample Period (ms)", "20")], ["Current (A)", "Z (m)"], table)
+    out = load_all(p)
+    assert list(out) == ["Current_(A)", "Z_(m)"]  # the first column is a signal, not a sweep
+    t = out["Current_(A)"].dims[0]
+    assert (t.name, t.units, t.dimension_type) == ("time", "s", DimensionType.TEMPORAL)
+    assert t.scale == pytest.approx(0.02) and t.offset == 0.0
+    np.testing.assert_allclose(np.asarray(out["Current_(A)"]), table[:, 0], rtol=1e-6)
+
+
+def test_dat_up_and_down_sweep_in_one_column_is_kept_as_data_on_an_index(tmp_path):
+    bias = np.r_[np.linspace(-1, 1, 20), np.linspace(1, -1, 20)]
+    p = tmp_path / "updown.dat"
+    _write_table(p, [("Experiment", "bias spectroscopy")], ["Bias (V)", "Current (A)"], np.c_[bias, bias * 2])
+    out = load_all(p)
+    assert list(out) == ["Bias_(V)", "Current_(A)"]
+    assert out["Current_(A)"].dims[0].name == "index"
+
+
+def test_dat_noisy_non_monotonic_measured_bias_is_linear_with_mean_step(tmp_path):
+    bias = np.linspace(-2, 2, 201) + np.random.default_rng(5).normal(0, 0.01, 201)  # half a step
+    p = tmp_path / "noisy.dat"
+    _write_table(p, [("Experiment", "bias spectroscopy")], ["Bias (V)", "Current (A)"], np.c_[bias, bias])
+    d = load_all(p)["Current_(A)"].dims[0]
+    assert (d.name, d.units) == ("Bias", "V")
+    assert d.offset == pytest.approx(bias[0], rel=1e-5)
+    assert d.scale == pytest.approx((bias[-1] - bias[0]) / 200, rel=1e-5)
+
+
+def test_dat_utf8_units_are_decoded(tmp_path):
+    p = tmp_path / "temp.dat"
+    _write_table(p, [("Experiment", "bias spectroscopy"), ("User", "Jürgen")], ["Bias (V)", "Temperature (°C)"],
+                 np.c_[np.linspace(0, 1, 5), np.ones(5)])
+    ds = load_all(p)["Temperature_(°C)"]
+    assert ds.units == "°C" and ds.original_metadata["header"]["User"] == "Jürgen"
+
+
+def _write_full_3ds(path, nx, ny, points, channels, block):
+    params = "X (m);Y (m);Z (m);Z offset (m);Settling time (s);Integration time (s);Z-Ctrl hold;Final Z (m)"
+    header = (
+        f'Grid dim="{nx} x {ny}"\r\nGrid settings=1.0E-8;2.0E-8;4.0E-8;3.0E-8;0.0E+0\r\nFiletype=Linear\r\n'
+        'Sweep Signal="Bias (V)"\r\nFixed parameters="Sweep Start;Sweep End"\r\n'
+        f'Experiment parameters="{params}"\r\n# Parameters (4 byte)=10\r\n'
+        f'Experiment size (bytes)={4 * points * len(channels)}\r\nPoints={points}\r\n'
+        f'Channels="{";".join(channels)}"\r\nDelay before measuring (s)=0E+0\r\n'
+        'Experiment="Grid Spectroscopy"\r\nStart time="07.07.2020 15:01:50"\r\n'
+        'End time="07.07.2020 16:01:50"\r\nUser=\r\nComment=\r\n:HEADER_END:\r\n'
+    )
+    path.write_bytes(header.encode() + block.astype(">f4").tobytes())
+
+
+def test_3ds_every_nanonispy_signal_has_a_matching_dataset(tmp_path):
+    read = pytest.importorskip("nanonispy.read")
+    from sidkit.core.testing import compare_real
+
+    nx, ny, points = 4, 3, 33
+    rng = np.random.default_rng(6)
+    params = rng.random((ny, nx, 10))
+    params[..., 0], params[..., 1] = -1.5, 2.0
+    block = np.concatenate([params, rng.random((ny, nx, 2 * points))], axis=-1)
+    p = tmp_path / "grid.3ds"
+    _write_full_3ds(p, nx, ny, points, ["Current (A)", "LI Demod 1 X (A)"], block)
+    out = list(load_all(p).values())
+    for key, value in read.Grid(str(p)).signals.items():
+        v = np.asarray(value, dtype=np.float64)
+        sweep = key not in ("params", "topo")
+        exp = {"shape": list(value.shape), "dtype": "float32",
+               "checksums": {"sum": float(v.sum()), "min": float(v.min()), "max": float(v.max())},
+               "axes": [{"name": "bias", "size": points, "scale": 3.5 / (points - 1), "offset": -1.5, "units": "V"}]
+               if key == "sweep_signal" else
+               [{"size": ny}, {"size": nx}] + ([{"size": points, "scale": 3.5 / (points - 1), "offset": -1.5,
+                                                 "units": "V"}] if sweep else [])}
+        assert any(not compare_real(ds, exp) for ds in out), key

@@ -125,14 +125,19 @@ class Dimension:
 
     @property
     def scale(self) -> float:
-        """Step between neighbouring values (``values[1] - values[0]``; 1 for a single value)."""
+        """Step between neighbouring values (``values[1] - values[0]``; 1 for a
+        single value; NaN for labels, which have no step)."""
+        if self.values.dtype.kind not in "biuf":
+            return float("nan")
         if self.values.size < 2:
             return 1.0
         return float(self.values[1] - self.values[0])
 
     @property
     def offset(self) -> float:
-        """First value (0 for an empty axis)."""
+        """First value (0 for an empty axis; NaN for labels)."""
+        if self.values.dtype.kind not in "biuf":
+            return float("nan")
         return float(self.values[0]) if self.values.size else 0.0
 
     def index_of(self, value: float, method: str | None = None) -> int:

@@ -27,7 +27,10 @@ from ._spm import linear_dim, plain, safe_name, spm_dataset
 __all__ = ["IbwReader", "parse_note"]
 
 #: Bytes of (binary header + wave header) covered by the checksum, per version.
-_CHECKSUM_BYTES = {1: 8 + 126, 2: 16 + 126, 3: 20 + 126, 5: 64 + 320}
+#: Versions 1-3: the 126-byte WaveHeader2 ends with the first 16 bytes of wave
+#: data (``wData[4]``); writers differ on whether those are summed, so both
+#: spans are accepted.
+_CHECKSUM_BYTES = {1: (8 + 126, 8 + 110), 2: (16 + 126, 16 + 110), 3: (20 + 126, 20 + 110), 5: (64 + 320,)}
 _AXIS_NAMES = ("x", "y", "z", "t")
 _ASYLUM_UNITS = (("phase", "deg"), ("height", "m"), ("zsensor", "m"), ("amplitude", "m"),
                  ("deflection", "m"), ("current", "A"), ("userin", "V"), ("potential", "V"),
@@ -48,11 +51,40 @@ def _checksum_ok(head: bytes) -> bool:
     if order is None:
         return False
     version = struct.unpack(order + "h", head[:2])[0]
-    n = _CHECKSUM_BYTES[version]
-    if len(head) < n:
-        return False
-    words = np.frombuffer(head[:n], dtype=order + "i2")
-    return int(words.astype(np.int64).sum()) % 65536 == 0
+    for n in _CHECKSUM_BYTES[version]:
+        if len(head) >= n:
+            words = np.frombuffer(head[:n], dtype=order + "i2")
+            if int(words.astype(np.int64).sum()) % 65536 == 0:
+                return True
+    return False
+
+
+#: Binary header per version: struct format after the version word, which of
+#: its fields are section sizes (reserved ``pictSize``/``options`` excluded),
+#: and the header length.
+_BIN_HEADERS = {
+    1: ("lh", slice(0, 1), 8),
+    2: ("lllh", slice(0, 2), 16),
+    3: ("llllh", slice(0, 3), 20),
+    5: ("hllll4l4llll", slice(1, 15), 64),
+}
+
+
+def _declared_size(head: bytes) -> int | None:
+    """Bytes the binary header says the file holds: headers, data and sections.
+
+    ``None`` when the header is unreadable or declares a negative size.
+    """
+    order = _byte_order(head)
+    if order is None:
+        return None
+    fmt, sizes, start = _BIN_HEADERS[struct.unpack(order + "h", head[:2])[0]]
+    if len(head) < start:
+        return None
+    fields = struct.unpack(order + fmt, head[2:start])[sizes]
+    if any(n < 0 for n in fields):
+        return None
+    return start + sum(fields)
 
 
 def parse_note(note: str) -> dict[str, str]:
@@ -99,27 +131,33 @@ def _datetime(note: dict[str, Any]) -> str | None:
     return None
 
 
-def _labels_v5(path: Path, order: str, bin_header: dict[str, Any], size: int) -> list[list[str]] | None:
-    """Dimension labels of a version-5 wave, each cut at its first NUL.
+def _v5_trailer(path: Path, bin_header: dict[str, Any], size: int) -> tuple[list[str], list[list[str]]] | None:
+    """Extended dimension units and dimension labels of a version-5 wave.
 
-    (igor2 drops the NULs inside each 32-byte label, which glues leftover
-    bytes to the name: ``DeflectionRetrace\0e`` -> ``DeflectionRetracee``.)
+    Both are read straight from the file, one entry per dimension (igor2
+    drops empty sections from its unit list, which shifts later dimensions,
+    and glues the leftover bytes of each 32-byte label to the name:
+    ``DeflectionRetrace\\0e`` -> ``DeflectionRetracee``). Labels are cut at
+    their first NUL. ``None`` when the section sizes do not fit the file.
     """
     try:
         off = 64 + int(bin_header["wfmSize"]) + int(bin_header["formulaSize"]) + int(bin_header["noteSize"])
-        off += int(bin_header["dataEUnitsSize"]) + int(np.sum(bin_header["dimEUnitsSize"]))
-        sizes = [int(n) for n in np.asarray(bin_header["dimLabelsSize"]).ravel()[:4]]
+        off += int(bin_header["dataEUnitsSize"])
+        unit_sizes = [int(n) for n in np.asarray(bin_header["dimEUnitsSize"]).ravel()[:4]]
+        label_sizes = [int(n) for n in np.asarray(bin_header["dimLabelsSize"]).ravel()[:4]]
     except (KeyError, TypeError, ValueError):
         return None
+    sizes = unit_sizes + label_sizes
     if off < 0 or any(n < 0 for n in sizes) or off + sum(sizes) > size:
         return None
-    out: list[list[str]] = []
     with open(path, "rb") as fh:
         fh.seek(off)
-        for n in sizes:
+        units = [fh.read(n).split(b"\0", 1)[0].decode("latin-1").strip() for n in unit_sizes]
+        labels = []
+        for n in label_sizes:
             raw = fh.read(n)
-            out.append([raw[i:i + 32].split(b"\0", 1)[0].decode("latin-1") for i in range(0, len(raw), 32)])
-    return out
+            labels.append([raw[i:i + 32].split(b"\0", 1)[0].decode("latin-1") for i in range(0, len(raw), 32)])
+    return units, labels
 
 
 class IbwReader(Reader):
@@ -165,6 +203,13 @@ class IbwReader(Reader):
             raise CorruptFileError(path, self.name,
                                    "the IBW header checksum does not match (or the version is unknown); "
                                    "the file is damaged or not an Igor binary wave")
+        need, have = _declared_size(head), file_size(path)
+        if need is None:
+            raise CorruptFileError(path, self.name, "the IBW binary header declares negative section sizes")
+        if need > have:
+            raise TruncatedFileError(path, self.name,
+                                     f"the IBW header declares {need} bytes but the file has {have}; "
+                                     "the file looks truncated")
         try:
             loaded = binarywave.load(str(path))
         except (struct.error, EOFError) as exc:
@@ -186,22 +231,17 @@ class IbwReader(Reader):
             sf_a = np.array([float(wh.get("hsA", 1.0)), 1, 1, 1])
             sf_b = np.array([float(wh.get("hsB", 0.0)), 0, 0, 0])
             dim_units = [_text(wh.get("xUnits", b"")), "", "", ""]
-        long_dim_units = wave.get("dimension_units", b"")
-        if isinstance(long_dim_units, list):
-            for i, u in enumerate(long_dim_units[:4]):
-                if _text(u):
-                    dim_units[i] = _text(u)
-        elif _text(long_dim_units) and nd == 1:
-            dim_units[0] = _text(long_dim_units)
+        labels = [[_text(x) for x in (lab or [])] for lab in (wave.get("labels") or [])]
+        if version == 5:
+            trailer = _v5_trailer(path, wave.get("bin_header", {}), file_size(path))
+            if trailer is not None:
+                dim_units = [long or short for long, short in zip(trailer[0], dim_units)]
+                if [len(x) for x in trailer[1]] == [len(x) for x in labels]:
+                    labels = trailer[1]
         data_units = _text(wave.get("data_units", b"")) or _text(wh.get("dataUnits", b""))
         title = _text(wh.get("bname", b"")) or path.stem
         note_text = _text(wave.get("note", b""))
         note = parse_note(note_text)
-        labels = [[_text(x) for x in (lab or [])] for lab in (wave.get("labels") or [])]
-        if version == 5:
-            exact = _labels_v5(path, _byte_order(head) or "<", wave.get("bin_header", {}), file_size(path))
-            if exact is not None and [len(x) for x in exact] == [len(x) for x in labels]:
-                labels = exact
 
         dims = []
         for i in range(nd):

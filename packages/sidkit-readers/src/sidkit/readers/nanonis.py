@@ -5,7 +5,8 @@ formats are short text headers plus plain big-endian float32 blocks):
 
 - ``.dat``: ``key<TAB>value`` header lines, ``[DATA]``, a tab-separated
   column header, numeric rows. One dataset per measured column, on the first
-  (sweep) column as a SPECTRAL axis (linear when the sweep is uniform).
+  (sweep) column as a SPECTRAL axis (linear when the sweep is uniform); data
+  without a sweep (history data) is on time from ``Sample Period (ms)``.
 - ``.sxm``: ``:KEY:`` sections up to ``:SCANIT_END:``, then ``\\x1a\\x04`` and
   ``channels x directions`` images of ``SCAN_PIXELS`` big-endian float32,
   memory-mapped. One dataset per channel and direction, ``(y, x)`` in metres,
@@ -13,7 +14,9 @@ formats are short text headers plus plain big-endian float32 blocks):
   is the top.
 - ``.3ds``: ``key=value`` lines up to ``:HEADER_END:``, then per grid point the
   parameters and every channel's sweep, memory-mapped. One ``(y, x, sweep)``
-  dataset per channel plus a ``parameters`` dataset.
+  dataset per channel, the sweep values (float32, from the first point's
+  ``Sweep Start``/``Sweep End``), the ``Z (m)`` parameter as a ``topography``
+  image and all parameters as a ``parameters`` dataset.
 """
 
 from __future__ import annotations
@@ -60,26 +63,49 @@ def _float(text: Any, default: float = np.nan) -> float:
         return default
 
 
-def _sweep_dim(name: str, values: np.ndarray, units: str) -> tuple[Dimension, bool]:
-    """The sweep as a dimension, and whether it is exact.
+def _sweep_dim(name: str, values: np.ndarray, units: str) -> tuple[Dimension, bool] | None:
+    """The first column as the sweep dimension, and whether it is exact.
 
-    A sweep uniform to within 1 % of a step is linear (exact). A monotonic
-    sweep within 25 % of a step (a measured, slightly noisy sweep) is also
-    made linear with the mean step, the convention of the Nanonis tools, but
-    flagged inexact so the caller keeps the measured column as a dataset.
-    Anything else keeps its values.
+    A sweep uniform to within 1 % of a step is linear (exact). A measured,
+    noisy sweep (monotonic within 25 % of a step, or following a straight
+    line with correlation 0.99 or better) is also made linear with the mean
+    step, the convention of the Nanonis tools, but flagged inexact so the
+    caller keeps the measured column as a dataset. Any other monotonic sweep
+    keeps its values. ``None`` when the column is no sweep at all (history
+    data: a signal recorded over time).
     """
     v = np.asarray(values, dtype=float)
     kind = DimensionType.SPECTRAL
-    if v.size >= 2 and np.all(np.isfinite(v)):
-        step = (v[-1] - v[0]) / (v.size - 1)
-        if step != 0:
-            dev = float(np.max(np.abs(v - (v[0] + step * np.arange(v.size)))))
-            if dev <= 0.01 * abs(step):
-                return linear_dim(name, v.size, step, float(v[0]), units, kind), True
-            if dev <= 0.25 * abs(step) and np.all(np.sign(np.diff(v)) == np.sign(step)):
-                return linear_dim(name, v.size, step, float(v[0]), units, kind), False
-    return Dimension(name, v, units=units, quantity=quantity_for(units), dimension_type=kind), True
+    if v.size < 2 or not np.all(np.isfinite(v)):
+        return None
+    step = (v[-1] - v[0]) / (v.size - 1)
+    monotonic = step != 0 and bool(np.all(np.sign(np.diff(v)) == np.sign(step)))
+    if step != 0:
+        dev = float(np.max(np.abs(v - (v[0] + step * np.arange(v.size)))))
+        if dev <= 0.01 * abs(step):
+            return linear_dim(name, v.size, step, float(v[0]), units, kind), True
+        straight = v.size > 2 and abs(float(np.corrcoef(np.arange(v.size), v)[0, 1])) >= 0.99
+        if (monotonic and dev <= 0.25 * abs(step)) or (not monotonic and straight):
+            return linear_dim(name, v.size, step, float(v[0]), units, kind), False
+    if monotonic:
+        return Dimension(name, v, units=units, quantity=quantity_for(units), dimension_type=kind), True
+    return None
+
+
+def _sample_dim(header: dict[str, str], size: int) -> Dimension:
+    """Time (from ``Sample Period (ms)``) or sample index, for data without a sweep."""
+    period = _float(header.get("Sample Period (ms)"))
+    if np.isfinite(period) and period > 0:
+        return linear_dim("time", size, period * 1e-3, 0.0, "s", DimensionType.TEMPORAL)
+    return linear_dim("index", size, 1.0, 0.0, "", DimensionType.TEMPORAL)
+
+
+def _decode(raw: bytes) -> str:
+    """Header text: UTF-8 as recent Nanonis versions write it, else Latin-1."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 def _datetime(text: str | None) -> str | None:
@@ -123,7 +149,7 @@ class NanonisReader(Reader):
         if size > _MAX_DAT_BYTES:
             raise CorruptFileError(path, self.name, f"a {size}-byte text spectrum is beyond the 1 GiB cap")
         with open(path, "rb") as fh:
-            text = fh.read().decode("latin-1")
+            text = _decode(fh.read())
         lines = text.splitlines()
         try:
             start = next(i for i, line in enumerate(lines) if line.strip() == "[DATA]")
@@ -140,8 +166,8 @@ class NanonisReader(Reader):
         columns = [c.strip() for c in lines[start + 1].split("\t")]
         while columns and not columns[-1]:
             columns.pop()
-        if len(columns) < 2:
-            raise CorruptFileError(path, self.name, f"the [DATA] header names {len(columns)} column(s); need 2+")
+        if not columns:
+            raise CorruptFileError(path, self.name, "the [DATA] section has an empty column header")
         rows = []
         ncol = len(columns)
         for line in lines[start + 2:]:
@@ -157,7 +183,8 @@ class NanonisReader(Reader):
             raise TruncatedFileError(path, self.name, "holds no data rows after the column header")
         table = np.asarray(rows, dtype=np.float64)
         sweep_name, sweep_units = split_label(columns[0])
-        axis, exact = _sweep_dim(sweep_name or "sweep", table[:, 0], sweep_units)
+        sweep = _sweep_dim(sweep_name or "sweep", table[:, 0], sweep_units) if ncol > 1 else None
+        axis, exact = sweep if sweep is not None else (_sample_dim(header, len(table)), False)
         metadata = normalised_metadata(
             acquisition={"datetime": _datetime(header.get("Date") or header.get("Saved Date")),
                          "exposure_s": _float(header.get("Integration time (s)"), None)},
@@ -168,7 +195,7 @@ class NanonisReader(Reader):
         # copy, which sidkit.core wraps lazily and hands back without copying
         columns_data = np.ascontiguousarray(table.T)
         out: dict[str, Dataset] = {}
-        first = 0 if not exact else 1  # an approximated sweep is kept as data too
+        first = 0 if not exact else 1  # an approximated sweep, or a signal, is kept as data too
         for j, label in enumerate(columns[first:], start=first):
             name, units = split_label(label)
             out[safe_name(label, out)] = spm_dataset(
@@ -187,7 +214,7 @@ class NanonisReader(Reader):
         tag = raw.find(b"\x1a\x04", end)
         if tag < 0:
             raise TruncatedFileError(path, self.name, "the \\x1a\\x04 data tag after the header is missing")
-        text = raw[:end].decode("latin-1")
+        text = _decode(raw[:end])
         header: dict[str, str] = {}
         for m in re.finditer(r":([^:\n]+):\n(.*?)(?=\n:[^:\n]+:\n|\Z)", text + "\n", flags=re.S):
             header[m.group(1).strip()] = m.group(2).strip("\n")
@@ -252,7 +279,7 @@ class NanonisReader(Reader):
         if offset <= 0:
             raise TruncatedFileError(path, self.name, "the header does not end with a newline")
         header: dict[str, str] = {}
-        for line in raw[:end].decode("latin-1").splitlines():
+        for line in _decode(raw[:end]).splitlines():
             if "=" in line:
                 key, value = line.split("=", 1)
                 header[key.strip()] = value.strip().strip('"')
@@ -301,11 +328,22 @@ class NanonisReader(Reader):
                 data, [ydim, xdim, sweep], path=path, reader=self.name, title=label, units=units,
                 metadata=metadata, original_metadata={**original, "channel": label},
                 modality=header.get("Experiment", "STS"), data_type=DataType.SPECTRAL_IMAGE)
+        out[safe_name("sweep", out)] = spm_dataset(
+            np.linspace(start, stop, points, dtype=np.float32), [sweep], path=path, reader=self.name,
+            title=f"sweep {header.get('Sweep Signal', '')}".strip(), units=sweep_units, metadata=metadata,
+            original_metadata=original, data_type=DataType.LINE_PLOT)
         if npar:
             names = (params + [f"param_{i}" for i in range(len(params), npar)])[:npar]
-            pdim = Dimension("parameter", np.array(names, dtype=str), units="", quantity="parameter",
-                             dimension_type=DimensionType.CHANNEL)
+            if "Z (m)" in names:  # the feedback height at each grid point: the topography
+                out[safe_name("topography", out)] = spm_dataset(
+                    block[:, :, names.index("Z (m)")], [ydim, xdim], path=path, reader=self.name,
+                    title="Z (m)", units="m", metadata=metadata, original_metadata=original,
+                    data_type=DataType.IMAGE)
+            # parameters are indexed by number (their units differ); the names travel in the metadata
+            pdim = Dimension.linear("parameter", npar, units="", quantity="parameter",
+                                    dimension_type=DimensionType.CHANNEL)
             out[safe_name("parameters", out)] = spm_dataset(
                 block[:, :, :npar], [ydim, xdim, pdim], path=path, reader=self.name, title="parameters",
-                units="", metadata=metadata, original_metadata=original, data_type=DataType.IMAGE_STACK)
+                units="", metadata=metadata, original_metadata={**original, "parameter_names": names},
+                data_type=DataType.IMAGE_STACK)
         return out
