@@ -198,3 +198,137 @@ def test_images_above_the_small_file_threshold_stay_memory_mapped(tmp_path, monk
         np.testing.assert_array_equal(np.asarray(lazy), values, err_msg=name)
         assert small.dims == lazy.dims and small.metadata == lazy.metadata, name
         assert small.original_metadata == lazy.original_metadata, name
+
+
+def _reference_expected(path):
+    """What RosettaSciIO's TIFF reader returns, as a sidkit-real-expected dict
+    (structured RGB as a trailing channel axis)."""
+    from rsciio import tiff as ref_tiff
+
+    datasets = []
+    for i, sig in enumerate(ref_tiff.file_reader(str(path), lazy=False)):
+        data = sig["data"]
+        if data.dtype.names:
+            data = np.stack([data[n] for n in data.dtype.names], axis=-1)
+        axes = [{"name": a.get("name"), "scale": a.get("scale"), "offset": a.get("offset"),
+                 "units": a.get("units")} for a in sig["axes"]]
+        v = data.astype(np.float64)
+        datasets.append({"index": i, "shape": list(data.shape), "dtype": data.dtype.name, "axes": axes,
+                         "checksums": {"sum": float(v.sum()), "min": float(v.min()), "max": float(v.max())}})
+    return {"datasets": datasets}
+
+
+def _hamamatsu_streak(path, data, xaxis, yaxis):
+    """A Hamamatsu HPD-TA streak image: axis values as float32 arrays at the
+    file offsets its ImageDescription names."""
+    def write(x_at, y_at):
+        desc = ('[Application],Date="01/02/2020",Time="10:11:12",Software="HPD-TA"\r\n'
+                f'[Scaling],ScalingXUnit="nm",ScalingXScalingFile="#{x_at},{len(xaxis) * 4:04d}",'
+                f'ScalingYUnit="ns",ScalingYScalingFile="#{y_at},{len(yaxis) * 4:04d}"\r\n')
+        tifffile.imwrite(path, data, description=desc, metadata=None, software="HPD-TA 9.5",
+                         extratags=[(315, "s", 0, "Copyright Hamamatsu, 2020", True)])
+
+    write(10**6, 10**6)
+    x_at = path.stat().st_size + 16
+    write(x_at, x_at + 4 * len(xaxis))
+    raw = path.read_bytes().ljust(x_at, b"\0")
+    path.write_bytes(raw + np.asarray(xaxis, "<f4").tobytes() + np.asarray(yaxis, "<f4").tobytes())
+
+
+def _reference_variants(tmp_path):
+    rng = np.random.default_rng(21)
+    p = tmp_path / "dm_tags.tif"
+    tifffile.imwrite(p, rng.standard_normal((2, 6, 7)).astype(np.float32), photometric="minisblack",
+                     extratags=[(65003, "s", 3, "µm".encode("latin-1"), False), (65004, "s", 3, b"nm", False),
+                                (65005, "s", 2, b"s", False), (65006, "d", 1, 139.66, False),
+                                (65007, "d", 1, 128.2, False), (65009, "d", 1, 0.16867, False),
+                                (65010, "d", 1, 0.2, False), (65011, "d", 1, 2.5, False)])
+    yield p
+    p = tmp_path / "several_series.tif"
+    with tifffile.TiffWriter(p) as tw:
+        tw.write(rng.integers(0, 255, (8, 9)).astype(np.uint8))
+        tw.write(rng.integers(0, 999, (4, 5)).astype(np.uint16))
+        tw.write(rng.integers(0, 255, (6, 5, 3)).astype(np.uint8), photometric="rgb")
+    yield p
+    p = tmp_path / "tiled_zlib_bigtiff_be.tif"
+    tifffile.imwrite(p, rng.standard_normal((40, 50)).astype(np.float32), tile=(16, 16), compression="zlib",
+                     bigtiff=True, byteorder=">")
+    yield p
+    p = tmp_path / "ij_hyperstack.tif"
+    tifffile.imwrite(p, rng.integers(0, 99, (2, 3, 2, 6, 7)).astype(np.uint16), imagej=True, resolution=(2.0, 2.0),
+                     metadata={"spacing": 0.5, "unit": "micron", "axes": "TZCYX", "finterval": 0.1})
+    yield p
+    p = tmp_path / "rgba16.tif"
+    tifffile.imwrite(p, rng.integers(0, 65535, (6, 7, 4)).astype(np.uint16), photometric="rgb")
+    yield p
+    p = tmp_path / "streak.tif"
+    _hamamatsu_streak(p, rng.integers(0, 4000, (12, 16)).astype(np.uint16), np.linspace(500, 600, 16),
+                      np.linspace(0, 1, 12) ** 1.2 * 100)
+    yield p
+
+
+@pytest.mark.filterwarnings("ignore:.*streak contain a non linear axis:UserWarning")
+def test_vendor_and_layout_variants_match_the_reference_reader(tmp_path):
+    from sidkit.core.testing import match_real_expected
+
+    for path in _reference_variants(tmp_path):
+        problems = match_real_expected(load_all(path), _reference_expected(path))
+        assert not any(problems.values()), (path.name, problems)
+
+
+def test_lzw_compressed_pages_are_decoded(tmp_path):
+    pytest.importorskip("imagecodecs")
+    rng = np.random.default_rng(22)
+    grey = rng.integers(0, 65535, (5, 10, 12)).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "stack_lzw.tif", grey, photometric="minisblack", compression="lzw")
+    np.testing.assert_array_equal(np.asarray(load(tmp_path / "stack_lzw.tif")), grey)
+    rgb = rng.integers(0, 255, (16, 16, 3)).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "rgb_lzw.tif", rgb, photometric="rgb", compression="lzw")
+    np.testing.assert_array_equal(np.asarray(load(tmp_path / "rgb_lzw.tif")), rgb)
+
+
+def test_page_without_its_codec_raises_missing_dependency_naming_file(tmp_path, monkeypatch):
+    from sidkit.core import MissingDependencyError
+
+    pytest.importorskip("imagecodecs")
+    stack = np.zeros((5, 10, 12), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "stack_lzw.tif", stack, photometric="minisblack", compression="lzw")
+    tifffile.imwrite(tmp_path / "one_lzw.tif", stack[0], photometric="minisblack", compression="lzw")
+    decode = tifffile.TiffPage.asarray
+
+    def without_imagecodecs(self, *args, **kwargs):  # tifffile's failure when imagecodecs is missing
+        if self.compression != 1:
+            raise ValueError(f"<COMPRESSION.{self.compression.name}> requires the 'imagecodecs' package")
+        return decode(self, *args, **kwargs)
+
+    monkeypatch.setattr(tifffile.TiffPage, "asarray", without_imagecodecs)
+    with pytest.raises(MissingDependencyError, match=r"stack_lzw\.tif.*imagecodecs"):
+        np.asarray(load(tmp_path / "stack_lzw.tif"))
+    with pytest.raises(MissingDependencyError, match=r"one_lzw\.tif.*imagecodecs"):
+        load(tmp_path / "one_lzw.tif")
+
+
+def _jeol_sightx_description(mode: str, selector: str, unit: str) -> str:
+    return ('<?xml version="1.0"?>\r\n<TemReporter>\r\n'
+            '  <Eos><EosMode>eosTEM</EosMode></Eos>\r\n'
+            '  <ElectronGun><AccelerationVoltage>200000</AccelerationVoltage></ElectronGun>\r\n'
+            '  <IlluminationSystem><ImageField>modeBrightField</ImageField></IlluminationSystem>\r\n'
+            f'  <ImageFormingSystem><ImageFormingMode>mode{mode}1</ImageFormingMode><ModeString>{mode}</ModeString>'
+            f'<SelectorValue>{selector}</SelectorValue><SelectorString>{selector}{unit}</SelectorString>'
+            f'<SelectorUnitString>{unit}</SelectorUnitString>'
+            '<ScanningImageFormingMode>modeSM_MAG</ScanningImageFormingMode></ImageFormingSystem>\r\n'
+            '</TemReporter>\r\n')
+
+
+def test_jeol_sightx_diffraction_pattern_has_reciprocal_dims_as_the_reference(tmp_path):
+    from sidkit.core.testing import match_real_expected
+
+    path = tmp_path / "saed.tif"
+    tifffile.imwrite(path, np.random.default_rng(23).integers(0, 999, (16, 16)).astype(np.uint16),
+                     description=_jeol_sightx_description("DIFF", "40", "cm"), metadata=None,
+                     resolution=(93, 93), resolutionunit=2, extratags=[(271, "s", 0, "JEOL Ltd.", True)])
+    ds = load(path)
+    assert [d.dimension_type for d in ds.dims] == [DimensionType.RECIPROCAL] * 2
+    assert ds.dims[0].units.replace(" ", "") == "1/nm"
+    problems = match_real_expected(load_all(path), _reference_expected(path))
+    assert not any(problems.values()), problems

@@ -5,7 +5,8 @@ FEI/Thermo Fisher (``FEI_HELIOS``/``FEI_SFEG`` tags), Zeiss SEM
 RosettaSciIO on top of tifffile (``pip install "sidkit-readers[tiff]"``).
 The pixels are read by sidkit: uncompressed contiguous series are
 memory-mapped chunk by chunk; compressed ones are decoded page by page on
-demand. RGB(A) images come back as ``(..., 3|4)`` ``uint8`` with a trailing
+demand (LZW, JPEG, packed n-bit pages by imagecodecs, part of the ``tiff``
+extra). RGB(A) images come back as ``(..., 3|4)`` with a trailing
 ``channel`` dim.
 """
 
@@ -19,7 +20,16 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from sidkit.core import CorruptFileError, Dataset, Dimension, DimensionType, Reader, UnsafeFileError, require
+from sidkit.core import (
+    CorruptFileError,
+    Dataset,
+    Dimension,
+    DimensionType,
+    MissingDependencyError,
+    Reader,
+    UnsafeFileError,
+    require,
+)
 
 from ._em import (
     apply_mapping,
@@ -46,6 +56,16 @@ def is_tiff_header(head: bytes) -> bool:
     return head[:4] in _MAGIC
 
 
+def _missing_codec(path: str | Path, reader: str, exc: BaseException) -> MissingDependencyError | None:
+    """The error to raise when tifffile failed only because the imagecodecs
+    package (LZW, JPEG, packed n-bit integers, ...) is not installed, else None."""
+    if isinstance(exc, (ValueError, KeyError, NotImplementedError)) and "imagecodecs" in str(exc):
+        return MissingDependencyError(
+            f"{path}: reader '{reader}': decoding this TIFF needs the imagecodecs package ({exc}): "
+            "pip install 'sidkit-readers[tiff]' (or pip install imagecodecs)")
+    return None
+
+
 def _read_page(path: str, reader: str, series: int, index: int, shape: tuple[int, ...],
                dtype: Any) -> np.ndarray:
     import tifffile
@@ -53,7 +73,13 @@ def _read_page(path: str, reader: str, series: int, index: int, shape: tuple[int
     with parser_errors(path, reader, f"decoding TIFF page {index} of series {series}"):
         with tifffile.TiffFile(path) as tf:
             page = tf.series[series].pages[index]
-            arr = page.asarray()
+            try:
+                arr = page.asarray()
+            except Exception as exc:
+                missing = _missing_codec(path, reader, exc)
+                if missing is None:
+                    raise
+                raise missing from exc
         arr = np.asarray(arr, dtype=dtype)
         if arr.size != int(np.prod(shape)):
             raise CorruptFileError(path, reader, f"page {index} has {arr.size} values, "
@@ -186,7 +212,13 @@ class TiffReader(Reader):
         # reading it later); stacks keep their page-by-page chunks
         nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         small = n_pages == 1 and nbytes <= SMALL_ARRAY_BYTES and nbytes <= budget[0]
-        sig = api._read_tiff(tf, s, str(path), force, lazy=not small)
+        try:
+            sig = api._read_tiff(tf, s, str(path), force, lazy=not small)
+        except Exception as exc:
+            missing = _missing_codec(path, self.name, exc)
+            if missing is None:
+                raise
+            raise missing from exc
         sig_axes = list(sig.get("axes", []))
         data = self._small_data(sig.get("data"), shape, dtype) if small else None
         if data is not None:
@@ -205,7 +237,7 @@ class TiffReader(Reader):
             kind = None
             if ax.get("name") in ("height", "width", "x", "y"):
                 kind = DimensionType.SPATIAL
-                if str(ax.get("units") or "").startswith("1/"):
+                if str(ax.get("units") or "").replace(" ", "").startswith("1/"):
                     kind = DimensionType.RECIPROCAL
             dims.append(dimension_from_axis(ax, i, kind=kind))
         if channel:
