@@ -41,12 +41,14 @@ def _stamps(n, row, *, gap_ms=5.0):
     return out
 
 
-def write_mib(path, frames, depth="U16", *, hdr=None, row=None, raw_bytes=None, counter_depth=12):
+def write_mib(path, frames, depth="U16", *, hdr=None, row=None, raw_bytes=None, counter_depth=12, stamps=None,
+              hsize=384, chips=1):
     n, h, w = frames.shape
-    stamps = _stamps(n, row or n)
+    stamps = stamps or _stamps(n, row or n)
     with open(path, "wb") as fh:
         for i in range(n):
-            fh.write(_header(i + 1, h, w, depth, stamp=stamps[i], counter_depth=counter_depth))
+            fh.write(_header(i + 1, h, w, depth, stamp=stamps[i], counter_depth=counter_depth, hsize=hsize,
+                             chips=chips))
             if raw_bytes is not None:
                 fh.write(raw_bytes[i])
             else:
@@ -99,13 +101,56 @@ def test_timestamps_give_scan_rows_when_one_frame_per_trigger(tmp_path, frames):
     assert load(p).shape == (4, 3, 8, 16)
 
 
-def test_no_hdr_gives_frame_stack_and_scan_shape_option_reshapes(tmp_path, frames):
+def test_no_hdr_and_steady_timestamps_give_frame_stack_and_scan_shape_option_reshapes(tmp_path, frames):
     p = tmp_path / "stack.mib"
     write_mib(p, frames)
     ds = load(p)
     assert ds.shape == (12, 8, 16) and ds.data_type is DataType.IMAGE_STACK
     ds2 = load(p, scan_shape=(2, 6), flip=False)
     np.testing.assert_array_equal(np.asarray(ds2), frames.reshape(2, 6, 8, 16))
+
+
+def test_no_hdr_scan_rows_come_from_the_timestamp_fly_back_gap(tmp_path, frames):
+    p = tmp_path / "no_hdr.mib"
+    write_mib(p, frames, row=4)
+    ds = load(p)
+    assert ds.shape == (3, 4, 8, 16) and ds.data_type is DataType.IMAGE_4D
+    np.testing.assert_array_equal(np.asarray(ds), frames.reshape(3, 4, 8, 16)[..., ::-1, :])
+
+
+def test_timestamp_inference_uses_every_frame_in_the_file_not_only_the_hdr_count(tmp_path, frames):
+    # steps (ms) 1,1,1.2,1,1,1,1 over the 8 frames the .hdr names, then 2,2,2 after them: the mean
+    # over all 11 steps puts the first long step at 8 frames, one row of 8; the first 8 alone give 3
+    steps = [1.0, 1.0, 1.2, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0]
+    t0 = np.datetime64("2021-05-07T16:51:10.000000000")
+    stamps = [str(t0 + np.timedelta64(int(ms * 1e6), "ns")) + "Z" for ms in np.concatenate([[0.0], np.cumsum(steps)])]
+    p = tmp_path / "longer_than_hdr.mib"
+    write_mib(p, frames, hdr=(8, 1), stamps=stamps)
+    assert load(p).shape == (8, 8, 16)
+    rsciio = pytest.importorskip("rsciio.quantumdetector")
+    assert rsciio.file_reader(str(p))[0]["data"].shape == (8, 8, 16)
+
+
+_VARIANTS = {
+    "quad_768_header_u32": dict(depth="U32", hsize=768, chips=4, hdr=(12, 4)),
+    "roi_frames_nav_from_timestamps": dict(depth="U16", hdr=(12, 1), row=4),
+    "one_byte_counters_no_hdr": dict(depth="U08", row=3),
+    "zero_frames_in_hdr": dict(depth="U16", hdr=(0, 1), row=4),
+    "interrupted_pixel_trigger": dict(depth="U16", hdr=(16, 1), row=4),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(_VARIANTS))
+def test_merlin_variants_agree_with_rosettasciio(tmp_path, frames, variant):
+    rsciio = pytest.importorskip("rsciio.quantumdetector")
+    opts = dict(_VARIANTS[variant])
+    p = tmp_path / f"{variant}.mib"
+    data = frames.astype(np.uint8) if opts["depth"] == "U08" else frames
+    write_mib(p, data[:, :, :12] if "roi" in variant else data, **opts)  # ROI: 8 x 12 detector frames
+    ref = rsciio.file_reader(str(p), lazy=False)[0]["data"]
+    ds = load(p)
+    assert ds.shape == ref.shape and ds.dtype == ref.dtype.newbyteorder("=")
+    np.testing.assert_array_equal(np.asarray(ds), ref)
 
 
 def test_scan_shape_larger_than_file_raises_naming_file(tmp_path, frames):

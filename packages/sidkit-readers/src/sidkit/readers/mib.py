@@ -6,7 +6,9 @@ frame's pixels: big-endian ``U08``/``U16``/``U32``/``U64`` counters, or in RAW
 mode (``R64``) the packed counters of one chip (1-, 6- and 12-bit depths are
 unpacked here). The companion ``.hdr`` text file (same name) holds the
 acquisition settings, among them the number of frames and the frames per
-trigger, from which the scan shape follows.
+trigger, from which the scan shape follows. With one frame per trigger (pixel
+trigger), or without a ``.hdr``, the row length is found from the frame
+timestamps: the first step longer than the mean is the fly-back between rows.
 
 The frames are memory-mapped and read lazily, chunk by chunk; nothing is read
 when the file is opened but the first header (and, when the scan shape must be
@@ -219,22 +221,32 @@ class MibReader(Reader):
             return (ny, nx), "u1", _RAW_DECODE[depth]
         raise CorruptFileError(path, self.name, f"unknown pixel depth {depth_code!r} in the frame header")
 
-    def _timestamps(self, path: Path, offset_stride: tuple[int, int], n: int) -> list[str]:
-        start, stride = offset_stride
+    def _timestamps(self, path: Path, header_bytes: int, stride: int, n: int) -> list[str]:
+        """The timestamps of the first ``n`` (at most ``MAX_TIMESTAMP_FRAMES``)
+        frame headers, copied out of one strided memory map of the file."""
+        count = min(n, MAX_TIMESTAMP_FRAMES)
+        if count <= 0:
+            return []
+        layout = np.dtype({"names": ["h"], "formats": [(np.void, header_bytes)], "itemsize": stride})
+        headers = np.array(np.memmap(path, dtype=layout, mode="r", shape=(count,))["h"])
         stamps = []
-        with open(path, "rb") as fh:
-            for i in range(min(n, MAX_TIMESTAMP_FRAMES)):
-                fh.seek(start + i * stride)
-                text = fh.read(min(stride, 1024)).split(b"\x00")[0].decode("ascii", "replace")
-                f = parse_frame_header(text)
-                stamps.append(f.get("timestamp_ext") or f.get("timestamp") or "")
+        for raw in headers:
+            text = raw.tobytes()
+            at = text.find(b",MQ1A,")  # the extension's timestamp follows its tag
+            stamp = text[at + 6:].split(b",", 1)[0].strip(b" \x00") if at >= 0 else b""
+            if not stamp:
+                stamp = parse_frame_header(text.split(b"\x00")[0].decode("ascii", "replace")).get(
+                    "timestamp", "").encode()
+            stamps.append(stamp.decode("ascii", "replace"))
         return stamps
 
     def _scan_from_timestamps(self, stamps: list[str]) -> int | None:
         try:
-            times = np.array([np.datetime64(s.strip().rstrip("Z").replace(" ", "T")) for s in stamps],
-                             dtype="datetime64[ns]")
+            times = np.array([s.strip().rstrip("Z").replace(" ", "T") for s in stamps],
+                             dtype="datetime64[ns]")  # numpy parses the strings in one call
         except (ValueError, TypeError):
+            return None
+        if np.isnat(times).any():  # a frame without a timestamp: no rows to find
             return None
         diff = np.diff(times).astype(np.float64)
         if diff.size == 0 or not np.all(np.isfinite(diff)):
@@ -244,6 +256,14 @@ class MibReader(Reader):
 
     def _scan_shape(self, path: Path, nframes: int, hdr: dict[str, str] | None,
                     layout: tuple[int, int], scan_shape: Any) -> tuple[int, ...]:
+        """Scan shape ``(rows, columns)`` or ``(frames,)``.
+
+        The ``.hdr`` gives the frames in the acquisition and the frames per
+        trigger (one scan row per trigger). With one frame per trigger, or no
+        ``.hdr`` at all (then every frame in the file counts), the row length
+        is where the frame timestamps first step by more than their mean: the
+        fly-back between rows. An interrupted acquisition keeps complete rows.
+        """
         if scan_shape is not None:
             shape = tuple(int(n) for n in np.atleast_1d(scan_shape))
             if any(n <= 0 for n in shape) or int(np.prod(shape)) > nframes:
@@ -253,13 +273,15 @@ class MibReader(Reader):
                 )
             return shape
         if hdr is None:
-            return (nframes,)
-        total = _int(hdr.get("Frames in Acquisition (Number)"))
-        per_trigger = _int(hdr.get("Frames per Trigger (Number)")) or 1
-        if not total or total <= 0:
+            total, per_trigger = nframes, 1
+        else:
+            total = _int(hdr.get("Frames in Acquisition (Number)"))
+            per_trigger = _int(hdr.get("Frames per Trigger (Number)")) or 1
+        if not total or total <= 0:  # 0: continuous acquisition of unknown length
             return (nframes,)
         if per_trigger == 1:
-            found = self._scan_from_timestamps(self._timestamps(path, layout, min(total, nframes)))
+            header_bytes, stride = layout
+            found = self._scan_from_timestamps(self._timestamps(path, header_bytes, stride, nframes))
             if found:
                 per_trigger = found
         if per_trigger <= 0 or per_trigger > total:
@@ -304,7 +326,7 @@ class MibReader(Reader):
         if nframes == 0:
             raise TruncatedFileError(path, self.name,
                                      f"holds {size} bytes, less than one frame ({stride} bytes)")
-        scan = self._scan_shape(path, nframes, hdr, (0, stride), scan_shape)
+        scan = self._scan_shape(path, nframes, hdr, (hsize, stride), scan_shape)
         scan = tuple(n for n in scan if n > 1)
         used = int(np.prod(scan)) if scan else 1
         proxy = MemmapProxy(path, dtype, (used, *frame_shape), header_bytes=hsize,
