@@ -36,15 +36,24 @@ _MAX_OBJECTS = 100_000
 _MAX_CHILDREN = 1000
 _MAX_DEPTH = 17
 _MAX_DIM_VALUES = 1 << 24
+#: string data (RosettaSciIO returns them as text arrays) are read whole, up to this many
+_MAX_TEXT_ELEMENTS = 1 << 16
 _DATA_NAMES = ("data", "counted_datacube", "datacube", "diffractionslice", "realslice",
                "pointlistarray", "pointlist")
 _QUANTITY = {"SPATIAL": "length", "RECIPROCAL": "reciprocal length", "SPECTRAL": "energy",
              "TEMPORAL": "time"}
+_UNIT_SPELLING = {"degree": "deg", "degrees": "deg", "us": "µs", "usec": "µs"}
 #: Prismatic's short simulation-parameter names, as RosettaSciIO spells them out
 _PRISMATIC_KEYS = {"ns": "numSlices", "s": "sliceThickness", "zs": "zStart", "E": "E0",
                    "c": "cellDimension", "t": "tile", "px": "realspacePixelSizeX",
                    "py": "realspacePixelSizeY", "d": "detectorAngleStep", "sa": "probeSemiangle",
-                   "df": "probeDefocus", "F": "numFP", "a": "algorithm", "i": "filenameAtoms"}
+                   "df": "probeDefocus", "F": "numFP", "a": "algorithm", "i": "filenameAtoms",
+                   "fx": "interpolationFactorX", "fy": "interpolationFactorY", "P": "potBound",
+                   "A": "alphaBeamMax", "rx": "probeStepX", "ry": "probeStepY", "tx": "probeXtilt",
+                   "ty": "probeYtilt", "wx": "scanWindowX", "wy": "scanWindowY", "2D": "integrationAngle",
+                   "3D": "save3DOutput", "4D": "save4DOutput", "DPC": "saveDPC_CoM",
+                   "ps": "savePotentialSlices", "nqs": "nyquistSampling", "oc": "includeOccupancy",
+                   "te": "includeThermalEffects"}
 
 
 def _walk(fh: Any) -> list[tuple[str, str, int]]:
@@ -130,15 +139,51 @@ def _is_emd_group(value: Any) -> bool:
 
 
 def _dim_values(vector: np.ndarray, n: int) -> np.ndarray | None:
-    """Coordinates of an axis of ``n`` points from its ``dimN`` vector: the
-    vector itself when it has ``n`` values, else the linear axis it starts
-    (EMD 1.0 writes a linear axis as its first two points); None when not finite."""
-    if not np.isfinite(vector).all():
+    """Coordinates of an axis of ``n`` points from its ``dimN`` vector.
+
+    A vector of ``n`` values is kept as it is unless it is linear to within
+    the rounding of its dtype (Prismatic and ncempy write float32 vectors),
+    which gives the exact linear axis through its end points. A shorter
+    vector starts a linear axis (EMD 1.0 writes its first two points; a
+    single point gives only the start). None when not finite.
+    """
+    values = np.asarray(vector, dtype=float)
+    if values.size == 0 or not np.isfinite(values).all():
         return None
-    if len(vector) == n:
-        return vector
-    step = float(np.mean(np.diff(vector)))
-    return float(vector[0]) + step * np.arange(n, dtype=float)
+    if len(values) == n and not _is_linear(values, vector.dtype):
+        return values
+    # one point gives only the start: unit steps from it
+    step = (values[-1] - values[0]) / (len(values) - 1) if len(values) > 1 else 1.0
+    return float(values[0]) + step * np.arange(n, dtype=float)
+
+
+def _is_linear(values: np.ndarray, dtype: np.dtype) -> bool:
+    """Whether ``values`` (at least two) lie on the line through their end points
+    to within a few units of the last place of ``dtype`` (float64 for integers)."""
+    if len(values) < 3:
+        return len(values) == 2
+    eps = np.finfo(dtype).eps if np.dtype(dtype).kind == "f" else np.finfo(float).eps
+    line = np.linspace(values[0], values[-1], len(values))
+    return bool(np.max(np.abs(values - line)) <= 8 * eps * float(np.max(np.abs(values))))
+
+
+def _is_text(dset: Any) -> bool:
+    """Whether an HDF5 dataset holds strings (fixed or variable length)."""
+    import h5py
+
+    return h5py.check_string_dtype(dset.dtype) is not None
+
+
+def _layout(dset: Any) -> tuple[Any, ...] | None:
+    """Shape and dtype of a dataset (None for anything else), to tell stackable data."""
+    return (dset.shape, dset.dtype) if hasattr(dset, "shape") and hasattr(dset, "dtype") else None
+
+
+def _units(value: Any) -> str:
+    """Axis units as :func:`clean_units` spells them, with the spellings RosettaSciIO's
+    unit parser gives for a few long forms (``degrees`` is ``deg``, ``us`` is ``µs``)."""
+    units = clean_units(value)
+    return _UNIT_SPELLING.get(units, units)
 
 
 def _own_attrs(nodes: dict[str, dict[str, Any]], group: str) -> dict[str, Any]:
@@ -159,14 +204,27 @@ def _dim_kind(name: str, units: str) -> DimensionType:
     return kind
 
 
+def _unique_key(out: dict[str, Any], title: str, stem: str) -> str:
+    """``title``, else the stem's path joined by ``_``, else that with a counter: a new key of ``out``."""
+    key = title if title not in out else stem.strip("/").replace("/", "_")
+    base, i = key, 1
+    while key in out:
+        key, i = f"{base}_{i}", i + 1
+    return key
+
+
 class BerkeleyEMDReader(Reader):
     """Read Berkeley EMD (NCEM, py4DSTEM, Prismatic) ``.emd`` files.
 
-    One Dataset per ``emd_group_type = 1`` group, dims in file order with the
-    coordinates of the ``dimN`` datasets (uniform or not), their names and
-    units. Attributes of the root, the data group and the ``microscope``,
-    ``sample``, ``user``, ``comments`` and ``metadata`` groups are in
-    ``original_metadata``.
+    One Dataset per data array of a group with ``emd_group_type`` (1 in EMD
+    0.x, ``"array"`` in EMD 1.0), dims in file order with the coordinates of
+    the ``dimN`` datasets (uniform or not; a shorter vector starts a linear
+    axis), their names and units. Numbered groups (Prismatic's output depths)
+    are stacked along a leading axis, with the depth in Å where the
+    simulation parameters give it. String data come back as text arrays;
+    point lists and scalar metadata values are skipped. Attributes of the
+    root, the data group and the ``microscope``, ``sample``, ``user``,
+    ``comments`` and ``metadata`` groups are in ``original_metadata``.
     """
 
     name: ClassVar[str] = "emd"
@@ -193,11 +251,12 @@ class BerkeleyEMDReader(Reader):
         lazy : bool, default True
             Read chunk by chunk on demand.
         **options
-            ``stack_groups`` (default True): stack numbered groups with a
-            common path (``group0000``, ``group0001``, Prismatic
-            ``..._depth0000``) into one dataset with a leading axis, as
-            RosettaSciIO does; ``allow_external`` (default False): read
-            datasets whose data live in other files.
+            ``stack_groups`` (default True): stack the data of groups
+            whose path contains an earlier group's path (in Prismatic
+            files, less its counter: ``..._depth0000``, ``..._depth0001``)
+            into one dataset with a leading axis, as RosettaSciIO does;
+            ``allow_external`` (default False): read datasets whose data
+            live in other files.
 
         Returns
         -------
@@ -217,26 +276,14 @@ class BerkeleyEMDReader(Reader):
             simulation = self._simulation_parameters(fh, root) if prismatic else {}
             budget = [SMALL_TOTAL_BYTES]  # small arrays are read now, while the file is open
             index = 0
-            while paths:
-                first = paths.pop(0)
-                group = first.rsplit("/", 1)[0]
-                dname = first.rsplit("/", 1)[1]
-                members = [group]
-                stem = group
-                if stack:
-                    if prismatic and "ppotential" not in first:
-                        stem = group[:-4]
-                    for other in paths[:]:
-                        if other != first and stem in other:
-                            members.append(other.rsplit("/", 1)[0])
-                            paths.remove(other)
-                title = stem.rstrip("/").split("/")[-1].replace("_depth", "")
+            for members, dname, stem in self._groupings(fh, paths, prismatic and stack, stack):
+                title = stem.split("/")[-1].replace("_depth", "") or dname
+                depth = "depth" in stem.split("/")[-1]
                 ds = self._read_groups(path, fh, members, dname, title, nodes, simulation, index,
-                                       lazy, allow_external, budget)
+                                       lazy, allow_external, budget, depth=depth)
                 if ds is None:
                     continue
-                key = title if title not in out else stem.strip("/").replace("/", "_")
-                out[key] = ds
+                out[_unique_key(out, title, stem)] = ds
                 index += 1
         if not out:
             raise CorruptFileError(path, self.name, "holds no EMD data group (emd_group_type = 1) "
@@ -251,10 +298,36 @@ class BerkeleyEMDReader(Reader):
             if kind != "dataset" or not name.rpartition("/")[2].startswith(_DATA_NAMES):
                 continue
             if _is_emd_group(nodes.get(name.rpartition("/")[0], {}).get("emd_group_type")):
-                found.append("/" + name)
+                found.append(name)
                 if len(found) >= _MAX_GROUPS:
                     break
         return found
+
+    @staticmethod
+    def _groupings(fh: Any, paths: list[str], prismatic: bool, stack: bool) -> list[tuple[list[str], str, str]]:
+        """``(member groups, dataset name, stem)`` of each dataset to return.
+
+        With ``stack``, the data of every later path that contains a group's
+        path (Prismatic: the group path less its four-digit counter, except
+        for potential slices) join that group, as RosettaSciIO stacks them;
+        members whose data differ in name, shape or dtype from the first are
+        returned on their own instead.
+        """
+        paths = list(paths)
+        out: list[tuple[list[str], str, str]] = []
+        while paths:
+            first = paths.pop(0)
+            group, _, dname = first.rpartition("/")
+            stem = group[:-4] if prismatic and "ppotential" not in first else group
+            others = [o for o in paths if stem in o] if stack else []
+            layout = _layout(fh.get(first))
+            same = [o for o in others if o.rpartition("/")[2] == dname and _layout(fh.get(o)) == layout]
+            for other in others:
+                paths.remove(other)
+            out.append(([group] + [o.rpartition("/")[0] for o in same], dname, stem if same else group))
+            out.extend(([o.rpartition("/")[0]], o.rpartition("/")[2], o.rpartition("/")[0])
+                       for o in others if o not in same)
+        return out
 
     @staticmethod
     def _simulation_parameters(fh: Any, root: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -273,19 +346,21 @@ class BerkeleyEMDReader(Reader):
 
     def _read_groups(self, path: Path, fh: Any, members: list[str], dname: str, title: str,
                      nodes: dict[str, dict[str, Any]], simulation: dict[str, Any], index: int, lazy: bool,
-                     allow_external: bool, budget: list[int] | None = None) -> Dataset | None:
+                     allow_external: bool, budget: list[int] | None = None, *,
+                     depth: bool = False) -> Dataset | None:
         import dask.array as da
 
         dsets = [fh.get(f"{g}/{dname}") for g in members]
-        if any(d is None or not hasattr(d, "shape") for d in dsets):
-            return None
+        if any(d is None or not hasattr(d, "shape") or not d.shape for d in dsets):
+            return None  # absent, or a scalar (a metadata value, not an array)
         for d in dsets:
             check_storage(d, path, self.name, allow_external=allow_external)
-        if dsets[0].dtype.kind not in "biufc":
-            return None  # string / compound tables (point lists) are not arrays
-        if len({(d.shape, d.dtype) for d in dsets}) != 1:
-            dsets, members = dsets[:1], members[:1]
-        group = fh[members[0]]
+        text = _is_text(dsets[0])
+        if dsets[0].dtype.kind not in "biufc" and not text:
+            return None  # compound tables (point lists) are not arrays
+        if text and sum(d.size for d in dsets) > _MAX_TEXT_ELEMENTS:
+            return None
+        group = fh[members[0] or "/"]  # data may sit at the root
         shape = tuple(int(n) for n in dsets[0].shape)
         base = 0 if f"{members[0]}/dim0" in fh else 1
         dims = []
@@ -296,14 +371,16 @@ class BerkeleyEMDReader(Reader):
                 dd = group[dname_axis]
                 a = _attrs(dd)
                 name = str(a.get("name") or name)
-                units = clean_units(a.get("units"))
-                if dd.ndim == 1 and 2 <= dd.shape[0] <= _MAX_DIM_VALUES and dd.dtype.kind in "iuf":
-                    values = _dim_values(np.asarray(dd[()], dtype=float), n)
+                units = _units(a.get("units"))
+                if dd.ndim == 1 and 1 <= dd.shape[0] <= _MAX_DIM_VALUES and dd.dtype.kind in "iuf":
+                    values = _dim_values(np.asarray(dd[()]), n)
             kind = _dim_kind(name, units)
             dims.append(Dimension(name, values if values is not None else n, units=units,
                                   dimension_type=kind, quantity=_QUANTITY.get(kind.name, "generic")))
         nbytes = sum(int(np.prod(d.shape, dtype=np.int64)) * d.dtype.itemsize for d in dsets)
-        if budget is not None and nbytes <= min(SMALL_ARRAY_BYTES, budget[0]):
+        if text:
+            arrays = [np.asarray(d.asstr(errors="replace")[()], dtype=str) for d in dsets]
+        elif budget is not None and nbytes <= min(SMALL_ARRAY_BYTES, budget[0]):
             # small-file fast path: one read now beats a lazy graph over a few kB
             budget[0] -= nbytes
             arrays = [np.asarray(d[()]) for d in dsets]
@@ -311,7 +388,7 @@ class BerkeleyEMDReader(Reader):
             arrays = [lazy_array(path, d, self.name) for d in dsets]
         if len(arrays) > 1:
             data = np.stack(arrays) if isinstance(arrays[0], np.ndarray) else da.stack(arrays)
-            dims.insert(0, self._stack_dim(len(arrays), simulation))
+            dims.insert(0, self._stack_dim(len(arrays), simulation if depth else {}))
             keep = [i for i, n in enumerate(data.shape) if n != 1]
             if len(keep) != data.ndim:  # RosettaSciIO squeezes stacked data
                 data = data.reshape(tuple(data.shape[i] for i in keep))
@@ -338,10 +415,21 @@ class BerkeleyEMDReader(Reader):
 
     @staticmethod
     def _stack_dim(n: int, simulation: dict[str, Any]) -> Dimension:
-        """The stacking axis: Prismatic depth in Å when the slices tile the cell, else an index."""
+        """The stacking axis: Prismatic output depth in Å when the depths tile
+        the cell uniformly, else an index.
+
+        Each output lies ``numSlices * sliceThickness`` deeper than the last,
+        the first at ``zStart`` (or one step down when ``zStart`` is 0); as
+        RosettaSciIO reads it, a missing ``numSlices`` gives unit steps and a
+        missing ``zStart`` a start at 0.
+        """
         try:
-            scale = float(simulation["numSlices"]) * float(simulation.get("sliceThickness", 1.0))
-            offset = float(simulation.get("zStart", 0.0)) or scale
+            scale = 1.0
+            if "numSlices" in simulation:
+                scale = float(simulation["numSlices"]) * float(simulation.get("sliceThickness", 1.0))
+            offset = float(simulation["zStart"]) if "zStart" in simulation else 0.0
+            if "zStart" in simulation and offset == 0:
+                offset = scale
             total = float(np.asarray(simulation["tile"]).reshape(-1)[2]) * float(
                 np.asarray(simulation["cellDimension"]).reshape(-1)[0])
             if np.isclose(total, n * scale, rtol=1e-4):
