@@ -9,7 +9,7 @@ The data need nothing beyond numpy; the ``.emi`` metadata need RosettaSciIO
 
 sidkit parses the small binary SER header (layout of C. Boothroyd's
 description, as RosettaSciIO reads it) and memory-maps the data elements,
-so nothing is read until computed (series of at most 1 MiB are read at
+so nothing is read until computed (series of at most 4 MiB are read at
 once: see ``SMALL_ARRAY_BYTES`` in ``_raw``). The EMI metadata are decoded
 as RosettaSciIO's EMI parser decodes them, by a faster equivalent that hands
 unusual files to RosettaSciIO itself (``pip install "sidkit-readers[tia]"``);
