@@ -214,17 +214,17 @@ class VeloxReader(Reader):
             fh = h5py.File(path, "r")  # one open for the checks and RosettaSciIO's parse
         except Exception:  # noqa: BLE001 - diagnosed below
             fh = None
-        try:
-            velox, stream, at_once = _inspect(fh) if fh is not None else (False, False, False)
-            if not velox:
-                if fh is not None:
-                    fh.close()
-                from sidkit.core.hdf5 import open_h5
+        velox, stream, at_once = _inspect(fh) if fh is not None else (False, False, False)
+        if not velox:
+            if fh is not None:
+                fh.close()  # HDF5 would refuse open_h5's second open with other locking
+            from sidkit.core.hdf5 import open_h5
 
-                with open_h5(path, self.name):  # a damaged HDF5 file gets HDF5's diagnosis
-                    pass
-                raise CorruptFileError(path, self.name, "is not a Velox EMD file (no /Version with "
-                                       "format 'Velox'); for Berkeley EMD use reader='emd'")
+            with open_h5(path, self.name):  # a damaged HDF5 file gets HDF5's diagnosis
+                pass
+            raise CorruptFileError(path, self.name, "is not a Velox EMD file (no /Version with "
+                                   "format 'Velox'); for Berkeley EMD use reader='emd'")
+        try:
             if (options.get("select_type") not in ("images", "single_spectrum")
                     and stream and not module_available("sparse")):
                 raise MissingDependencyError(
@@ -242,8 +242,7 @@ class VeloxReader(Reader):
                 parser.read_file(fh)
                 signals = parser.dictionaries
         except BaseException:
-            if fh is not None:
-                fh.close()
+            fh.close()
             raise
         if eager:
             fh.close()  # a lazy parse keeps it open for RosettaSciIO's arrays
